@@ -1,0 +1,37 @@
+# Keel: the commands the README names. Everything runs on a fresh machine: the scripts install
+# what they need (Debian packages, Maven Central jars, Go modules, crates) on first use.
+SHELL := /bin/bash
+BENCH ?= all
+ORDERS ?= 2000
+
+.PHONY: help up status down test demo bench fmt lint
+
+help:
+	@echo "make up | status | down   the local stack (MariaDB, PostgreSQL, Redis, Kafka, Elasticsearch, Jaeger)"
+	@echo "make test                 fmt check, clippy, every test including the integration tests (brings the stack up)"
+	@echo "make demo                 the stack plus the end-to-end pipeline"
+	@echo "make bench [BENCH=area]   release benchmarks against the stack (core|capture|projections|sagas|e2e)"
+
+up:
+	@bash scripts/stack/stack.sh up
+
+status:
+	@bash scripts/stack/stack.sh status
+
+down:
+	@bash scripts/stack/stack.sh down
+
+test:
+	@bash scripts/test.sh
+
+demo:
+	@ORDERS=$(ORDERS) bash scripts/demo.sh
+
+bench:
+	@bash scripts/bench.sh $(BENCH)
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets --all-features -- -D warnings

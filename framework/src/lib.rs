@@ -1,0 +1,28 @@
+//! Keel: typed, traceable event-driven systems that grow out of an existing database.
+//!
+//! `keel` is the one dependency users add. It re-exports the core and, behind features,
+//! the other Keel crates:
+//!
+//! | feature       | crate              | what it brings                                   |
+//! |---------------|--------------------|--------------------------------------------------|
+//! | (always)      | `keel-core`        | events, aggregates, event store, tracing glue     |
+//! | `macros`      | `keel-macros`      | derive macros (default)                          |
+//! | `capture`     | `keel-capture`     | MariaDB/MySQL binlog CDC, Debezium-compatible     |
+//! | `projections` | `keel-projections` | Elasticsearch and Redis read models               |
+//! | `sagas`       | `keel-sagas`       | orchestrated and choreographed sagas              |
+//! | `full`        | all of the above   |                                                  |
+
+pub use keel_core::*;
+
+/// Change data capture (feature `capture`).
+#[cfg(feature = "capture")]
+pub use keel_capture as capture;
+/// Derive macros (feature `macros`).
+#[cfg(feature = "macros")]
+pub use keel_macros as macros;
+/// Projections (feature `projections`).
+#[cfg(feature = "projections")]
+pub use keel_projections as projections;
+/// Sagas (feature `sagas`).
+#[cfg(feature = "sagas")]
+pub use keel_sagas as sagas;
