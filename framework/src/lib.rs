@@ -11,8 +11,8 @@
 //! | `projections` | `keel-projections` | Elasticsearch and Redis read models               |
 //! | `sagas`       | `keel-sagas`       | orchestrated and choreographed sagas              |
 //! | `full`        | all of the above   |                                                  |
-
-pub use keel_core::*;
+//!
+//! The core's items are re-exported at the root as they land (`keel-core` is empty today).
 
 /// Change data capture (feature `capture`).
 #[cfg(feature = "capture")]
