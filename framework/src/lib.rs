@@ -11,15 +11,16 @@
 //! | `projections` | `keel-projections` | Elasticsearch and Redis read models               |
 //! | `sagas`       | `keel-sagas`       | orchestrated and choreographed sagas              |
 //! | `full`        | all of the above   |                                                  |
-//!
-//! The core's items are re-exported at the root as they land (`keel-core` is empty today).
+
+pub use keel_core::*;
+
+/// `#[derive(Event)]`: implements [`DomainEvent`] for an enum of past-tense variants.
+#[cfg(feature = "macros")]
+pub use keel_macros::Event;
 
 /// Change data capture (feature `capture`).
 #[cfg(feature = "capture")]
 pub use keel_capture as capture;
-/// Derive macros (feature `macros`).
-#[cfg(feature = "macros")]
-pub use keel_macros as macros;
 /// Projections (feature `projections`).
 #[cfg(feature = "projections")]
 pub use keel_projections as projections;

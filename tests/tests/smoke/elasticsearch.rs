@@ -1,7 +1,7 @@
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::{IndicesDeleteParts, IndicesRefreshParts};
 use elasticsearch::{Elasticsearch, IndexParts, SearchParts};
-use keel_tests::stack;
+use keel::testing::stack;
 use serde_json::{Value, json};
 
 /// A document indexed, then refreshed, is found by a search.

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use keel_tests::stack;
+use keel::testing::stack;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;

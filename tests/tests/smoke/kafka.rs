@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use keel_tests::stack;
+use keel::testing::stack;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};

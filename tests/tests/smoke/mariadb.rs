@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use keel_tests::stack;
+use keel::testing::stack;
 use mysql_async::binlog::events::EventData;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, Opts, Value};

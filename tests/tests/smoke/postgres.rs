@@ -1,4 +1,4 @@
-use keel_tests::stack;
+use keel::testing::stack;
 use sqlx::Connection as _;
 use sqlx::postgres::PgPoolOptions;
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use keel_tests::stack;
+use keel::testing::stack;
 use redis::AsyncCommands;
 
 /// SET with a TTL is readable, reports its TTL, and is gone once the TTL passed.

@@ -1,4 +1,8 @@
-//! Where the local stack's services are, and the check that they answer.
+//! Where the local stack's services (`make up`) are, and the check that they answer.
+//!
+//! Every endpoint has a default matching `make up` and can be overridden by an environment
+//! variable (`KEEL_MARIADB_URL`, `KEEL_MARIADB_ROOT_URL`, `KEEL_POSTGRES_URL`, `KEEL_REDIS_URL`,
+//! `KEEL_KAFKA_BROKERS`, `KEEL_ELASTICSEARCH_URL`, `KEEL_OTLP_ENDPOINT`, `KEEL_JAEGER_QUERY_URL`).
 
 use std::net::ToSocketAddrs;
 use std::time::Duration;
