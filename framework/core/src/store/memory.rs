@@ -70,6 +70,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl EventStore for MemoryStore {
+    #[tracing::instrument(name = "keel.append", skip_all, fields(stream_id = %stream_id, events = events.len()))]
     async fn append(
         &self,
         stream_id: &str,

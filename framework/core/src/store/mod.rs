@@ -1,6 +1,7 @@
 //! The event store: one set of traits, three backends (in-memory, SQLite, PostgreSQL) that pass
 //! one conformance suite ([`crate::testing::conformance`]).
 
+mod any;
 mod memory;
 mod position;
 #[cfg(feature = "postgres")]
@@ -10,6 +11,7 @@ mod sqlite;
 mod time;
 mod types;
 
+pub use any::{AnyStore, DEFAULT_DATABASE_URL};
 pub use memory::MemoryStore;
 pub use position::Position;
 #[cfg(feature = "postgres")]

@@ -161,6 +161,7 @@ fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
 
 #[async_trait]
 impl EventStore for PostgresStore {
+    #[tracing::instrument(name = "keel.append", skip_all, fields(stream_id = %stream_id, events = events.len()))]
     async fn append(
         &self,
         stream_id: &str,

@@ -151,6 +151,7 @@ fn serialize(what: &str, value: &impl serde::Serialize) -> Result<String> {
 
 #[async_trait]
 impl EventStore for SqliteStore {
+    #[tracing::instrument(name = "keel.append", skip_all, fields(stream_id = %stream_id, events = events.len()))]
     async fn append(
         &self,
         stream_id: &str,
