@@ -82,3 +82,78 @@ async fn late_commit_is_not_skipped() {
         "the late commit comes first, nothing skipped"
     );
 }
+
+/// A live subscription on PostgreSQL is woken by `NOTIFY`: with polling set to 60 s, an event
+/// appended while it waits is still handled within seconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_subscription_is_woken_by_notify() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use keel_core::RecordedEvent;
+    use keel_core::store::{EventStore, ExpectedVersion};
+    use keel_core::subscription::{EventHandler, HandlerError, Subscription};
+
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+    #[async_trait::async_trait]
+    impl EventHandler for Seen {
+        async fn handle(&mut self, event: &RecordedEvent) -> Result<(), HandlerError> {
+            self.0.lock().expect("lock").push(event.stream_id.clone());
+            Ok(())
+        }
+    }
+
+    let store = store().await;
+    let name = keel_core::testing::conformance::unique_stream("live-sub");
+    store.save_checkpoint_by_head(&name).await;
+    let subscription = Subscription::new(store.clone(), name).idle_wait(Duration::from_secs(60));
+    let seen = Seen::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = {
+        let mut handler = seen.clone();
+        tokio::spawn(async move {
+            subscription
+                .run(&mut handler, async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stream = keel_core::testing::conformance::unique_stream("live");
+    store
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![keel_core::doc::new_event()],
+        )
+        .await
+        .expect("append");
+    let woke = tokio::time::timeout(Duration::from_secs(10), async {
+        while !seen.0.lock().expect("lock").contains(&stream) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let _ = stop.send(());
+    runner.await.expect("join").expect("run");
+    assert!(
+        woke.is_ok(),
+        "the appended event was not handled within 10 s (polling is 60 s)"
+    );
+}
+
+/// Starts a subscription's checkpoint at the current head, so it skips the shared database's
+/// history.
+trait StartAtHead {
+    async fn save_checkpoint_by_head(&self, name: &str);
+}
+
+impl StartAtHead for PostgresStore {
+    async fn save_checkpoint_by_head(&self, name: &str) {
+        use keel_core::store::{CheckpointStore, EventStore};
+        let head = self.head().await.expect("head");
+        self.save_checkpoint(name, head).await.expect("checkpoint");
+    }
+}
