@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use super::plan::{Plan, plan};
 use super::{
     AppendOutcome, CheckpointStore, EventStore, ExpectedVersion, Outbox, OutboxEntry, Position,
     Snapshot, SnapshotStore, StreamQuery,
 };
+use crate::Result;
 use crate::event::{NewEvent, RecordedEvent};
-use crate::{Error, Result};
 
 /// An event store in memory. Cloning shares the same store.
 ///
@@ -79,25 +80,13 @@ impl EventStore for MemoryStore {
     ) -> Result<AppendOutcome> {
         let outcome = {
             let mut state = self.state();
-            let (fresh, duplicates): (Vec<_>, Vec<_>) = events
-                .into_iter()
-                .partition(|e| !state.ids.contains(&e.event_id));
-            let duplicates: Vec<_> = duplicates.into_iter().map(|e| e.event_id).collect();
             let actual = state.streams.get(stream_id).map_or(0, |v| v.len() as u64);
-            if fresh.is_empty() && !duplicates.is_empty() {
-                return Ok(AppendOutcome {
-                    stream_version: actual,
-                    appended: vec![],
-                    duplicates,
-                });
-            }
-            if !expected.matches(actual) {
-                return Err(Error::Conflict {
-                    stream_id: stream_id.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
+            let (fresh, duplicates) = match plan(stream_id, expected, actual, events, |id| {
+                state.ids.contains(id)
+            })? {
+                Plan::Done(outcome) => return Ok(outcome),
+                Plan::Write { fresh, duplicates } => (fresh, duplicates),
+            };
             let recorded_at = super::time::now();
             let mut appended = Vec::with_capacity(fresh.len());
             for (i, event) in fresh.into_iter().enumerate() {

@@ -3,9 +3,12 @@
 
 mod any;
 mod memory;
+mod plan;
 mod position;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod time;

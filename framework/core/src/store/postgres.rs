@@ -22,6 +22,8 @@ use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, OnceCell};
 use uuid::Uuid;
 
+use super::plan::{Plan, plan};
+use super::sql::{to_i64, to_u64};
 use super::{
     AppendOutcome, CheckpointStore, EventStore, ExpectedVersion, Outbox, OutboxEntry, Position,
     Snapshot, SnapshotStore, StreamQuery,
@@ -120,14 +122,6 @@ impl PostgresStore {
     }
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
     let stream_id: String = row.try_get("stream_id")?;
     let stream_version = to_u64(row.try_get("stream_version")?);
@@ -186,33 +180,15 @@ impl EventStore for PostgresStore {
                 .fetch_optional(&mut *tx)
                 .await?
                 .map_or(0, to_u64);
-        let (fresh, dup): (Vec<_>, Vec<_>) = events
-            .into_iter()
-            .partition(|e| !stored.contains(&e.event_id));
-        let duplicates: Vec<Uuid> = dup.into_iter().map(|e| e.event_id).collect();
-        if fresh.is_empty() && !duplicates.is_empty() {
-            tx.commit().await?;
-            return Ok(AppendOutcome {
-                stream_version: actual,
-                appended: vec![],
-                duplicates,
-            });
-        }
-        if !expected.matches(actual) {
-            return Err(Error::Conflict {
-                stream_id: stream_id.to_owned(),
-                expected,
-                actual,
-            });
-        }
-        if fresh.is_empty() {
-            tx.commit().await?;
-            return Ok(AppendOutcome {
-                stream_version: actual,
-                appended: vec![],
-                duplicates,
-            });
-        }
+        let (fresh, duplicates) = match plan(stream_id, expected, actual, events, |id| {
+            stored.contains(id)
+        })? {
+            Plan::Done(outcome) => {
+                tx.commit().await?;
+                return Ok(outcome);
+            }
+            Plan::Write { fresh, duplicates } => (fresh, duplicates),
+        };
 
         let n = fresh.len();
         let mut event_ids = Vec::with_capacity(n);

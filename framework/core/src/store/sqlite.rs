@@ -12,6 +12,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
+use super::plan::{Plan, plan};
+use super::sql::{to_i64, to_u64};
 use super::time::{from_micros, now, to_micros};
 use super::{
     AppendOutcome, CheckpointStore, EventStore, ExpectedVersion, Outbox, OutboxEntry, Position,
@@ -103,14 +105,6 @@ impl SqliteStore {
     }
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 fn decode_row(row: &SqliteRow) -> Result<RecordedEvent> {
     let stream_id: String = row.try_get("stream_id")?;
     let stream_version = to_u64(row.try_get("stream_version")?);
@@ -165,35 +159,26 @@ impl EventStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?
                 .map_or(0, to_u64);
-        let mut fresh = Vec::with_capacity(events.len());
-        let mut duplicates = Vec::new();
-        for event in events {
-            let stored: Option<i64> =
+        let mut stored = std::collections::HashSet::new();
+        for event in &events {
+            let found: Option<i64> =
                 sqlx::query_scalar("SELECT seq FROM keel_events WHERE event_id = ?1")
                     .bind(event.event_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if stored.is_some() {
-                duplicates.push(event.event_id)
-            } else {
-                fresh.push(event)
+            if found.is_some() {
+                stored.insert(event.event_id);
             }
         }
-        if fresh.is_empty() && !duplicates.is_empty() {
-            tx.commit().await?;
-            return Ok(AppendOutcome {
-                stream_version: actual,
-                appended: vec![],
-                duplicates,
-            });
-        }
-        if !expected.matches(actual) {
-            return Err(Error::Conflict {
-                stream_id: stream_id.to_owned(),
-                expected,
-                actual,
-            });
-        }
+        let (fresh, duplicates) = match plan(stream_id, expected, actual, events, |id| {
+            stored.contains(id)
+        })? {
+            Plan::Done(outcome) => {
+                tx.commit().await?;
+                return Ok(outcome);
+            }
+            Plan::Write { fresh, duplicates } => (fresh, duplicates),
+        };
         let recorded_at = now();
         let mut appended = Vec::with_capacity(fresh.len());
         for (i, event) in fresh.into_iter().enumerate() {
