@@ -1,6 +1,32 @@
-//! Change data capture: reads the MariaDB/MySQL binlog and emits Debezium-compatible change
-//! events to Kafka.
+//! Change data capture: reads the MariaDB binlog and emits Debezium-compatible change events to
+//! Kafka.
 //!
-//! Not built yet: the binlog reader, the Debezium envelope, offsets and schema history are
-//! tracked as their own issue. The smoke test in `keel-tests` already reads the binlog of the
-//! local stack's MariaDB.
+//! Configure with a Kafka Connect connector JSON ([`ConnectorConfig::from_file`]) and
+//! [`Capture::run`] it, or use the `keel-capture run --config connector.json` binary. See
+//! `docs/capture.md` for the keys, the mapping of column types, and what is not built yet.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | connector JSON with Debezium property names |
+//! | [`preflight`] | server variables and grants checked at start |
+//! | [`binlog`] | the binlog stream, MariaDB event decoders, CRC32 checks |
+//! | [`mapping`] | column values as Debezium maps them |
+//! | [`envelope`] | the change event envelope and its Connect schema |
+//! | [`offsets`] | durable resume points |
+//! | [`sink`] | the Kafka producer and acknowledgement tracking |
+//! | [`transforms`] | `ExtractNewRecordState` |
+
+pub mod binlog;
+pub mod config;
+pub mod envelope;
+mod error;
+pub mod mapping;
+pub mod offsets;
+pub mod preflight;
+mod runner;
+pub mod sink;
+pub mod transforms;
+
+pub use config::ConnectorConfig;
+pub use error::{Error, Result};
+pub use runner::{Capture, RunSummary};

@@ -18,6 +18,15 @@ pub use keel_core::*;
 #[cfg(feature = "macros")]
 pub use keel_macros::Event;
 
+/// `#[derive(Projection)]`: implements `keel::projections::ReadModel` for a read-model struct
+/// (feature `projections`).
+#[cfg(feature = "macros")]
+pub use keel_macros::Projection;
+
+/// `#[derive(Saga)]`: implements `keel::sagas::Saga` for a struct of saga data (feature `sagas`).
+#[cfg(feature = "macros")]
+pub use keel_macros::Saga;
+
 /// Change data capture (feature `capture`).
 #[cfg(feature = "capture")]
 pub use keel_capture as capture;

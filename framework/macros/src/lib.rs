@@ -3,11 +3,14 @@
 //! | derive | implements |
 //! |---|---|
 //! | [`Event`](derive@Event) | `keel::DomainEvent` for an enum of past-tense variants |
+//! | [`Projection`](derive@Projection) | `keel::projections::ReadModel` for a read-model struct |
 //!
 //! The code they generate names Keel only through absolute paths under one root (`::keel` by
 //! default, `#[event(crate = "...")]` to change it) and its hidden `__private` module.
 
 mod event;
+mod projection;
+mod saga;
 
 /// Implements `keel::DomainEvent` for an enum of past-tense variants.
 ///
@@ -63,5 +66,70 @@ pub fn derive_event(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input)
         .unwrap_or_else(|error| event::fallback(&input, error))
+        .into()
+}
+
+/// Implements `keel::sagas::Saga` for a struct holding a saga's data, from its ordered steps.
+///
+/// ```text
+/// #[derive(Serialize, Deserialize, Saga)]
+/// #[saga(name = "order-fulfilment")]
+/// #[saga(step(name = "reserve", participant = "inventory", action = "ReserveInventory",
+///             compensation = "ReleaseInventory", timeout_ms = 5000, attempts = 3, backoff_ms = 1000))]
+/// #[saga(step(name = "pay", participant = "payment", action = "CapturePayment"))]
+/// struct OrderFulfilment { sku: String, total_cents: i64 }
+/// ```
+///
+/// - `name` is the saga type (default: the struct's name); `crate = "path"` the path of the
+///   sagas crate (default `::keel::sagas`; `keel_sagas` when depending on it directly).
+/// - Each `step(...)` needs `name` (unique), `participant` and `action` (the command type);
+///   `compensation` (a command type sent to the same participant), `timeout_ms`, `attempts`
+///   (from 1) and `backoff_ms` (fixed delay between tries) are optional, with the defaults of
+///   `Step::new` and `RetryPolicy::default()`.
+/// - Every command's payload is the saga's data as JSON.
+///
+/// Mistakes are compile errors pointing at the attribute or token at fault.
+#[proc_macro_derive(Saga, attributes(saga))]
+pub fn derive_saga(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    saga::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `keel::projections::ReadModel` for a read-model struct: the document of a
+/// projection, with its name, the events it reads, its key field, a handler per event and its
+/// sinks. Run it with `keel::projections::Declared::<YourStruct>::new()`.
+///
+/// ```text
+/// #[derive(Clone, Serialize, Deserialize, keel::Projection)]
+/// #[projection(name = "orders", event = ShopEvent, key = id)]
+/// #[projection(events(OrderPlaced, OrderCancelled))]
+/// #[projection(on(OrderPlaced = Self::placed, OrderCancelled = Self::cancelled))]
+/// #[projection(elasticsearch(index = "orders"), redis(prefix = "orders:", ttl = 3600, format = "hash"))]
+/// struct OrderView {
+///     id: String,
+///     total_cents: i64,
+///     #[projection(es_type = "text")]
+///     reason: Option<String>,
+/// }
+/// ```
+///
+/// - `events(...)` lists event type names; `on(Name = path)` gives each one its handler, a
+///   function `fn(&Envelope<'_, Event>, Option<Self>) -> DocChange<Self>`. A handler for an event
+///   not listed, or a listed event without a handler, is a compile error.
+/// - `key = field` names the field that receives the document key (the stream id) on every
+///   upsert; it must exist (and convert `From<&str>`).
+/// - `elasticsearch(index = "...")`: the mapping is derived from the field types (`String` →
+///   `keyword`, integers → `long`/`integer`, floats, `bool`, chrono dates; through `Option`,
+///   `Vec`, `Box`), overridden per field by `#[projection(es_type = "...")]`.
+/// - `redis(prefix = "...", ttl = SECONDS, format = "json" | "hash")`.
+/// - `crate = "keel_projections"` when you depend on `keel-projections` directly (default
+///   `::keel::projections`).
+#[proc_macro_derive(Projection, attributes(projection))]
+pub fn derive_projection(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    projection::expand(&input)
+        .unwrap_or_else(|error| projection::fallback(&input, error))
         .into()
 }

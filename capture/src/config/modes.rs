@@ -1,0 +1,122 @@
+//! The enumerated settings: snapshot and handling modes, error tolerance.
+
+use crate::{Error, Result};
+
+macro_rules! mode {
+    ($(#[$doc:meta])* $name:ident, $key:literal { $($(#[$vdoc:meta])* $variant:ident = $($text:literal)|+),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// The configuration key this mode is set by.
+            pub const KEY: &'static str = $key;
+
+            /// Parses a configured value (case-insensitive), naming the key and the accepted
+            /// values when it is not one of them.
+            pub fn parse(value: &str) -> Result<Self> {
+                let lower = value.trim().to_ascii_lowercase();
+                $(if [$($text),+].contains(&lower.as_str()) { return Ok(Self::$variant); })+
+                Err(Error::config($key, value, Self::accepted()))
+            }
+
+            /// The accepted values, for messages.
+            pub fn accepted() -> String {
+                [$($($text),+),+].join(", ")
+            }
+        }
+    };
+}
+
+mode!(
+    /// `snapshot.mode`. Only the modes that take no snapshot are implemented so far.
+    SnapshotMode, "snapshot.mode" {
+        /// No data snapshot: stream from the current binlog end (or the stored offset).
+        NoData = "no_data" | "schema_only" | "never",
+    }
+);
+
+mode!(
+    /// `decimal.handling.mode`.
+    DecimalHandlingMode, "decimal.handling.mode" {
+        /// Kafka Connect `Decimal`: base64 of the unscaled two's-complement bytes (default).
+        Precise = "precise",
+        /// A JSON string such as `"12.50"`.
+        String = "string",
+        /// A JSON number (lossy).
+        Double = "double",
+    }
+);
+
+mode!(
+    /// `time.precision.mode`.
+    TimePrecisionMode, "time.precision.mode" {
+        /// DATETIME(0-3) as epoch ms, DATETIME(4-6) as epoch µs, TIME as µs (default).
+        AdaptiveTimeMicroseconds = "adaptive_time_microseconds" | "adaptive",
+        /// Kafka Connect logical types: every DATETIME as epoch ms, TIME as ms.
+        Connect = "connect",
+    }
+);
+
+mode!(
+    /// `bigint.unsigned.handling.mode`.
+    BigintUnsignedHandlingMode, "bigint.unsigned.handling.mode" {
+        /// int64; values above 2^63-1 wrap as Debezium's do (default).
+        Long = "long",
+        /// Kafka Connect `Decimal` with scale 0.
+        Precise = "precise",
+    }
+);
+
+mode!(
+    /// `binary.handling.mode`.
+    BinaryHandlingMode, "binary.handling.mode" {
+        /// Base64 (default).
+        Bytes = "bytes" | "base64",
+        /// Base64 URL-safe alphabet.
+        Base64UrlSafe = "base64-url-safe",
+        /// Lower-case hex.
+        Hex = "hex",
+    }
+);
+
+mode!(
+    /// `errors.tolerance` (Kafka Connect's name).
+    ErrorsTolerance, "errors.tolerance" {
+        /// Stop at the first event that cannot be decoded or produced (default).
+        None = "none",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_case_insensitively_and_aliases() {
+        assert_eq!(
+            DecimalHandlingMode::parse("STRING").unwrap(),
+            DecimalHandlingMode::String
+        );
+        assert_eq!(
+            SnapshotMode::parse("schema_only").unwrap(),
+            SnapshotMode::NoData
+        );
+        assert_eq!(
+            TimePrecisionMode::parse("adaptive_time_microseconds").unwrap(),
+            TimePrecisionMode::AdaptiveTimeMicroseconds
+        );
+    }
+
+    #[test]
+    fn an_invalid_value_names_key_and_accepted_values() {
+        let err = BinaryHandlingMode::parse("octal").unwrap_err().to_string();
+        assert!(err.contains("binary.handling.mode"), "{err}");
+        assert!(err.contains("bytes, base64, base64-url-safe, hex"), "{err}");
+        let err = SnapshotMode::parse("initial").unwrap_err().to_string();
+        assert!(err.contains("no_data"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+use keel::Saga;
+
+#[derive(Saga)]
+#[saga(name = "order")]
+struct Order {
+    sku: String,
+}
+
+fn main() {}

@@ -1,0 +1,114 @@
+//! The runner's configuration, named like Kafka Connect's sink connectors.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// How a projection runner batches, flushes and retries.
+///
+/// ```
+/// let config: keel_projections::RunnerConfig =
+///     serde_json::from_str(r#"{ "batch.size": 1000, "flush.timeout.ms": 50 }"#)?;
+/// assert_eq!(config.batch_size, 1000);
+/// assert!(serde_json::from_str::<keel_projections::RunnerConfig>(r#"{ "batch_size": 1 }"#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerConfig {
+    /// Most events read and written as one batch; a full batch is flushed at once.
+    #[serde(rename = "batch.size")]
+    pub batch_size: usize,
+    /// Longest time, in milliseconds, a partial batch waits for more events before it is flushed.
+    #[serde(rename = "flush.timeout.ms")]
+    pub flush_timeout_ms: u64,
+    /// First wait, in milliseconds, before writing a failed batch again; doubled per failure.
+    #[serde(rename = "retry.backoff.ms")]
+    pub retry_backoff_ms: u64,
+    /// Longest wait, in milliseconds, between two attempts at a failed batch.
+    #[serde(rename = "max.retry.backoff.ms")]
+    pub max_retry_backoff_ms: u64,
+    /// Attempts at one batch before the runner stops with an error; absent means retry forever.
+    #[serde(rename = "max.retries")]
+    pub max_retries: Option<u32>,
+    /// Longest wait, in milliseconds, for new events before polling the store again.
+    #[serde(rename = "poll.interval.ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            flush_timeout_ms: 200,
+            retry_backoff_ms: 100,
+            max_retry_backoff_ms: 30_000,
+            max_retries: None,
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Checks the values that have limits.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Config {
+                key: "batch.size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.retry_backoff_ms > self.max_retry_backoff_ms {
+            return Err(Error::Config {
+                key: "retry.backoff.ms",
+                reason: format!(
+                    "{} is above max.retry.backoff.ms ({})",
+                    self.retry_backoff_ms, self.max_retry_backoff_ms
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// `flush.timeout.ms` as a duration.
+    pub fn flush_timeout(&self) -> Duration {
+        Duration::from_millis(self.flush_timeout_ms)
+    }
+
+    /// `poll.interval.ms` as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunnerConfig;
+
+    #[test]
+    fn defaults_fill_missing_keys_and_unknown_keys_are_refused() {
+        let config: RunnerConfig = serde_json::from_str(r#"{"max.retries": 3}"#).unwrap();
+        assert_eq!(config.max_retries, Some(3));
+        assert_eq!(config.batch_size, 500);
+        let err = serde_json::from_str::<RunnerConfig>(r#"{"batch.sise": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("batch.sise"), "{err}");
+    }
+
+    #[test]
+    fn validate_refuses_zero_batches_and_inverted_backoff() {
+        let zero = RunnerConfig {
+            batch_size: 0,
+            ..RunnerConfig::default()
+        };
+        assert!(zero.validate().is_err());
+        let inverted = RunnerConfig {
+            retry_backoff_ms: 10,
+            max_retry_backoff_ms: 1,
+            ..RunnerConfig::default()
+        };
+        assert!(inverted.validate().is_err());
+        assert!(RunnerConfig::default().validate().is_ok());
+    }
+}

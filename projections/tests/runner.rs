@@ -1,0 +1,259 @@
+//! The runner against the in-memory store and sink: batching, checkpoints after
+//! acknowledgement, outages, replays, several projections, lag.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use keel_core::Position;
+use keel_core::store::{CheckpointStore, EventStore, MemoryStore};
+use keel_projections::sinks::MemorySink;
+use keel_projections::{Error, ProjectionRunner, ProjectionSet, RunnerConfig};
+use serde_json::json;
+
+fn fast() -> RunnerConfig {
+    RunnerConfig {
+        batch_size: 2,
+        flush_timeout_ms: 20,
+        retry_backoff_ms: 10,
+        max_retry_backoff_ms: 50,
+        poll_interval_ms: 50,
+        ..RunnerConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn projects_partial_updates_and_deletes() {
+    let store = MemoryStore::new();
+    append(
+        &store,
+        "order-1",
+        &[placed("ada", 4200), cancelled("changed mind")],
+    )
+    .await;
+    append(
+        &store,
+        "customer-1",
+        &[registered("ada"), ShopEvent::CustomerErased],
+    )
+    .await;
+    append(&store, "customer-2", &[registered("bob")]).await;
+
+    let orders = MemorySink::new();
+    let customers = MemorySink::new();
+    let o = ProjectionRunner::new(store.clone(), Orders("orders".into())).with_sink(orders.clone());
+    let c = ProjectionRunner::new(store.clone(), Customers("customers".into()))
+        .with_sink(customers.clone());
+    assert_eq!(o.catch_up().await.unwrap(), 5);
+    assert_eq!(c.catch_up().await.unwrap(), 5);
+
+    assert_eq!(
+        orders.document("order-1"),
+        Some(
+            json!({"customer": "ada", "total_cents": 4200, "status": "cancelled", "reason": "changed mind"})
+        )
+    );
+    assert_eq!(orders.stored("order-1").unwrap().version, 2);
+    assert_eq!(customers.document("customer-1"), None);
+    assert_eq!(
+        customers.stored("customer-1").unwrap().version,
+        2,
+        "tombstone"
+    );
+    assert_eq!(customers.document("customer-2").unwrap()["name"], "bob");
+}
+
+#[tokio::test]
+async fn replaying_a_range_changes_nothing() {
+    let store = MemoryStore::new();
+    append(&store, "order-1", &[placed("ada", 1), cancelled("x")]).await;
+    append(&store, "order-2", &[placed("bob", 2)]).await;
+    let sink = MemorySink::new();
+    let runner = ProjectionRunner::new(store.clone(), Orders("orders".into()))
+        .with_sink(sink.clone())
+        .with_config(fast())
+        .unwrap();
+    runner.catch_up().await.unwrap();
+    let before = sink.documents();
+    let versions = (sink.stored("order-1"), sink.stored("order-2"));
+
+    store
+        .save_checkpoint(runner.checkpoint_name(), Position::START)
+        .await
+        .unwrap();
+    assert_eq!(runner.catch_up().await.unwrap(), 3);
+    assert_eq!(sink.documents(), before);
+    assert_eq!((sink.stored("order-1"), sink.stored("order-2")), versions);
+}
+
+#[tokio::test]
+async fn a_sink_outage_holds_the_checkpoint_and_loses_nothing() {
+    let store = MemoryStore::new();
+    let sink = MemorySink::new();
+    let runner = ProjectionRunner::new(store.clone(), Orders("orders".into()))
+        .with_sink(sink.clone())
+        .with_config(fast())
+        .unwrap();
+    append(&store, "order-1", &[placed("ada", 1)]).await;
+    runner.catch_up().await.unwrap();
+    let committed = runner.checkpoint().await.unwrap();
+
+    sink.set_down(true);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let runner = std::sync::Arc::new(runner);
+        let r = runner.clone();
+        (
+            runner,
+            tokio::spawn(async move { r.run(async { stopped.await.unwrap_or(()) }).await }),
+        )
+    };
+    let (runner, task) = running;
+    for i in 2..=6 {
+        append(&store, &format!("order-{i}"), &[placed("bob", i)]).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        runner.checkpoint().await.unwrap(),
+        committed,
+        "checkpoint moved during the outage"
+    );
+    let lag = runner.lag().await.unwrap();
+    assert_eq!(lag.events_behind, 5);
+    assert!(lag.ms_behind >= 250, "{lag:?}");
+
+    sink.set_down(false);
+    eventually(5, "catch-up after the outage", || async {
+        runner.lag().await.unwrap().events_behind == 0
+    })
+    .await;
+    for i in 1..=6 {
+        assert!(
+            sink.document(&format!("order-{i}")).is_some(),
+            "order-{i} lost"
+        );
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_partial_batch_is_flushed_after_the_flush_timeout() {
+    let store = MemoryStore::new();
+    let sink = MemorySink::new();
+    let config = RunnerConfig {
+        batch_size: 100,
+        flush_timeout_ms: 200,
+        ..fast()
+    };
+    let runner = std::sync::Arc::new(
+        ProjectionRunner::new(store.clone(), Orders("orders".into()))
+            .with_sink(sink.clone())
+            .with_config(config)
+            .unwrap(),
+    );
+    let r = runner.clone();
+    let task = tokio::spawn(async move { r.run(std::future::pending()).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    append(&store, "order-1", &[placed("ada", 1)]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        sink.document("order-1").is_none(),
+        "flushed before the timeout"
+    );
+    eventually(3, "flush after timeout", || async {
+        sink.document("order-1").is_some()
+    })
+    .await;
+    task.abort();
+}
+
+#[tokio::test]
+async fn several_projections_keep_their_own_checkpoints_and_lag() {
+    let store = MemoryStore::new();
+    append(&store, "order-1", &[placed("ada", 1)]).await;
+    append(&store, "customer-1", &[registered("ada")]).await;
+    let orders = MemorySink::new();
+    let customers = MemorySink::new();
+    customers.set_down(true);
+    let set = ProjectionSet::new()
+        .with(
+            ProjectionRunner::new(store.clone(), Orders("orders".into()))
+                .with_sink(orders.clone())
+                .with_config(fast())
+                .unwrap(),
+        )
+        .with(
+            ProjectionRunner::new(store.clone(), Customers("customers".into()))
+                .with_sink(customers.clone())
+                .with_config(fast())
+                .unwrap(),
+        );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let s = set.clone();
+    let task = tokio::spawn(async move { s.run(async { stopped.await.unwrap_or(()) }).await });
+    eventually(5, "orders projected", || async {
+        orders.document("order-1").is_some()
+    })
+    .await;
+
+    let lags = set.lags().await.unwrap();
+    assert_eq!(lags[0].0, "orders");
+    assert_eq!(lags[0].1.events_behind, 0);
+    assert_eq!(lags[1].0, "customers");
+    assert_eq!(
+        lags[1].1.events_behind, 2,
+        "customers is held back by its own sink only"
+    );
+    assert_ne!(
+        store.load_checkpoint("projection:orders").await.unwrap(),
+        store.load_checkpoint("projection:customers").await.unwrap()
+    );
+
+    customers.set_down(false);
+    eventually(5, "customers projected", || async {
+        customers.document("customer-1").is_some()
+    })
+    .await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn events_it_does_not_handle_move_the_checkpoint_and_bad_payloads_stop_it() {
+    let store = MemoryStore::new();
+    append(&store, "x", &[ShopEvent::Noise, ShopEvent::Noise]).await;
+    let sink = MemorySink::new();
+    let runner =
+        ProjectionRunner::new(store.clone(), Orders("orders".into())).with_sink(sink.clone());
+    assert_eq!(runner.catch_up().await.unwrap(), 2);
+    assert_eq!(runner.lag().await.unwrap().events_behind, 0);
+    assert!(sink.documents().is_empty());
+
+    let bad = keel_core::NewEvent {
+        event_type: "OrderPlaced".into(),
+        payload: json!({"customer": 5}),
+        ..keel_core::NewEvent::from_domain(&placed("a", 1)).unwrap()
+    };
+    store
+        .append("order-9", keel_core::ExpectedVersion::Any, vec![bad])
+        .await
+        .unwrap();
+    let before = runner.checkpoint().await.unwrap();
+    let err = runner.catch_up().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Decode { stream_id, .. } if stream_id == "order-9"),
+        "{err}"
+    );
+    assert_eq!(runner.checkpoint().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_runner_without_sink_is_a_config_error() {
+    let runner = ProjectionRunner::new(MemoryStore::new(), Orders("orders".into()));
+    assert!(matches!(
+        runner.catch_up().await,
+        Err(Error::Config { key: "sinks", .. })
+    ));
+}

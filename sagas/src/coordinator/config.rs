@@ -1,0 +1,53 @@
+//! The coordinator's settings.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How a [`Coordinator`](crate::Coordinator) behaves.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct CoordinatorConfig {
+    /// Tries of one compensation before the saga is parked (and counted as an error).
+    pub max_compensation_attempts: u32,
+    /// How often [`Coordinator::run`](crate::Coordinator::run) looks for due deadlines.
+    #[serde(with = "millis")]
+    pub tick: Duration,
+    /// How many due instances one look handles per saga type.
+    pub due_batch: usize,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            max_compensation_attempts: 10,
+            tick: Duration::from_millis(200),
+            due_batch: 256,
+        }
+    }
+}
+
+impl CoordinatorConfig {
+    /// Sets [`CoordinatorConfig::max_compensation_attempts`].
+    pub fn max_compensation_attempts(mut self, attempts: u32) -> Self {
+        self.max_compensation_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets [`CoordinatorConfig::tick`].
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
