@@ -610,8 +610,8 @@ impl Bench {
 
     /// Publishes (deletes) the run's outbox rows, so no relay or test finds them pending, and
     /// drops the baseline table. The events, stream versions and snapshots stay under their
-    /// unique stream ids: deleting events is slow (each deleted event checks the outbox's
-    /// foreign key, and `keel_outbox.seq` has no index).
+    /// unique stream ids: the event store has no retention yet, and a benchmark is not where to
+    /// invent one.
     async fn cleanup(&self) -> Result<(), BenchError> {
         let streams = &self.written;
         let outbox = sqlx::query(
