@@ -614,14 +614,11 @@ impl Bench {
     /// invent one.
     async fn cleanup(&self) -> Result<(), BenchError> {
         let streams = &self.written;
-        let outbox = sqlx::query(
-            "DELETE FROM keel_outbox o USING keel_events e \
-             WHERE o.seq = e.seq AND e.stream_id = ANY($1)",
-        )
-        .bind(streams)
-        .execute(&self.raw)
-        .await?
-        .rows_affected();
+        let outbox = sqlx::query("DELETE FROM keel_outbox_ranges WHERE stream_id = ANY($1)")
+            .bind(streams)
+            .execute(&self.raw)
+            .await?
+            .rows_affected();
         sqlx::query(AssertSqlSafe(format!(
             "DROP TABLE IF EXISTS {}",
             self.baseline.table

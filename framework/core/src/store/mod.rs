@@ -103,7 +103,9 @@ pub trait CheckpointStore: Send + Sync + 'static {
 pub trait Outbox: Send + Sync + 'static {
     /// Up to `limit` unpublished entries, in global order.
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
-    /// Marks entries published (after the broker acknowledged them).
+    /// Marks entries published (after the broker acknowledged them). Mark them in the order
+    /// `pending` returned them: a backend may track progress per append, so marking an entry
+    /// can also mark the entries of the same append before it.
     async fn mark_published(&self, ids: &[i64]) -> Result<()>;
 }
 

@@ -33,6 +33,9 @@ use crate::{Error, Result};
 
 const NOTIFY_CHANNEL: &str = "keel_events";
 
+/// How many versions one outbox row can address: entry ids are `row id * span + offset`.
+const OUTBOX_RANGE_SPAN: u64 = 1 << 20;
+
 const EVENT_COLUMNS: &str = "e.seq, e.tx_id::text::bigint AS tx, e.event_id, e.stream_id, \
      e.stream_version, e.event_type, e.schema_version, e.payload, e.metadata, e.occurred_at, \
      e.recorded_at";
@@ -217,8 +220,7 @@ impl EventStore for PostgresStore {
                  $7::jsonb[], $8::timestamptz[]) \
                  AS u(event_id, stream_version, event_type, schema_version, payload, metadata, occurred_at) \
                ORDER BY u.stream_version \
-               RETURNING seq, tx_id, stream_version, recorded_at), \
-             outbox AS (INSERT INTO keel_outbox (seq) SELECT seq FROM inserted ORDER BY seq) \
+               RETURNING seq, tx_id, stream_version, recorded_at) \
              SELECT seq, tx_id::text::bigint AS tx, stream_version, recorded_at FROM inserted \
              ORDER BY stream_version",
         )
@@ -233,6 +235,21 @@ impl EventStore for PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         let stream_version = actual + n as u64;
+        // One outbox row per append (per 2^20 events, the span an entry id can address).
+        let mut first = actual + 1;
+        while first <= stream_version {
+            let last = stream_version.min(first + OUTBOX_RANGE_SPAN - 1);
+            sqlx::query(
+                "INSERT INTO keel_outbox_ranges (stream_id, base_version, next_version, last_version) \
+                 VALUES ($1, $2, $2, $3)",
+            )
+            .bind(stream_id)
+            .bind(to_i64(first))
+            .bind(to_i64(last))
+            .execute(&mut *tx)
+            .await?;
+            first = last + 1;
+        }
         sqlx::query(
             "INSERT INTO keel_streams (stream_id, version) VALUES ($1, $2) \
              ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version",
@@ -411,8 +428,10 @@ impl CheckpointStore for PostgresStore {
 impl Outbox for PostgresStore {
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS}, o.id AS outbox_id FROM keel_outbox o \
-             JOIN keel_events e ON e.seq = o.seq ORDER BY o.id LIMIT $1"
+            "SELECT {EVENT_COLUMNS}, o.id * {OUTBOX_RANGE_SPAN} + (e.stream_version - o.base_version) \
+             AS outbox_id FROM keel_outbox_ranges o JOIN keel_events e ON e.stream_id = o.stream_id \
+             AND e.stream_version BETWEEN o.next_version AND o.last_version \
+             ORDER BY o.id, e.stream_version LIMIT $1"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -428,11 +447,26 @@ impl Outbox for PostgresStore {
             .collect()
     }
 
+    /// Entries are marked in the order `pending` returned them: marking an entry advances its
+    /// append's row past it (and past the entries of that append before it).
     async fn mark_published(&self, ids: &[i64]) -> Result<()> {
-        sqlx::query("DELETE FROM keel_outbox WHERE id = ANY($1)")
-            .bind(ids)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        let touched: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "WITH marked AS (SELECT id / {OUTBOX_RANGE_SPAN} AS range_id, MAX(id % {OUTBOX_RANGE_SPAN}) AS off \
+               FROM UNNEST($1::bigint[]) AS t(id) GROUP BY 1) \
+             UPDATE keel_outbox_ranges o SET next_version = GREATEST(o.next_version, o.base_version + m.off + 1) \
+             FROM marked m WHERE o.id = m.range_id RETURNING o.id"
+        )))
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM keel_outbox_ranges WHERE id = ANY($1) AND next_version > last_version",
+        )
+        .bind(&touched)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
