@@ -3,13 +3,16 @@
 SHELL := /bin/bash
 BENCH ?= all
 ORDERS ?= 2000
+RATE ?= 100
+SAGA ?= orchestration
+KILLS ?= 0
 
 .PHONY: help up status down test demo bench fmt lint
 
 help:
 	@echo "make up | status | down   the local stack (MariaDB, PostgreSQL, Redis, Kafka, Elasticsearch, Jaeger)"
 	@echo "make test                 fmt check, clippy, every test including the integration tests (brings the stack up)"
-	@echo "make demo                 the stack plus the end-to-end pipeline"
+	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks"
 	@echo "make bench [BENCH=area]   release benchmarks against the stack (core|capture|projections|sagas|e2e)"
 
 up:
@@ -25,7 +28,7 @@ test:
 	@bash scripts/test.sh
 
 demo:
-	@ORDERS=$(ORDERS) bash scripts/demo.sh
+	@ORDERS=$(ORDERS) RATE=$(RATE) SAGA=$(SAGA) KILLS=$(KILLS) bash scripts/demo.sh
 
 bench:
 	@bash scripts/bench.sh $(BENCH)

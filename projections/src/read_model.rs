@@ -21,11 +21,16 @@ pub trait ReadModel: Serialize + DeserializeOwned + Clone + Send + Sync + 'stati
     const NAME: &'static str;
     /// The event type names it handles.
     const EVENTS: &'static [&'static str];
+    /// Stripped from the front of the stream id to make the document key
+    /// (`#[projection(stream_prefix = "order-")]`: stream `order-42` is document `42`). Empty by
+    /// default: the key is the stream id.
+    const STREAM_PREFIX: &'static str = "";
 
     /// The change an event makes (dispatched to the handler declared for its type).
     fn apply(event: &Envelope<'_, Self::Event>, doc: Option<Self>) -> DocChange<Self>;
 
-    /// Writes the document key (the stream id) into the key field.
+    /// Writes the document key (the stream id without [`ReadModel::STREAM_PREFIX`]) into the
+    /// key field.
     fn set_key(&mut self, key: &str);
 
     /// The Elasticsearch sink it declares (index and mapping), on the node at `url`.
@@ -41,8 +46,8 @@ pub trait ReadModel: Serialize + DeserializeOwned + Clone + Send + Sync + 'stati
     }
 }
 
-/// The [`Projection`] of a [`ReadModel`]: key = stream id, written into the key field of every
-/// upserted document.
+/// The [`Projection`] of a [`ReadModel`]: key = stream id (without the model's
+/// [`ReadModel::STREAM_PREFIX`]), written into the key field of every upserted document.
 pub struct Declared<M>(PhantomData<fn() -> M>);
 
 impl<M> Declared<M> {
@@ -76,10 +81,18 @@ impl<M: ReadModel> Projection for Declared<M> {
         M::EVENTS.to_vec()
     }
 
+    fn key(&self, event: &Envelope<'_, M::Event>) -> String {
+        let stream = event.recorded.stream_id.as_str();
+        stream
+            .strip_prefix(M::STREAM_PREFIX)
+            .unwrap_or(stream)
+            .to_owned()
+    }
+
     fn apply(&self, event: &Envelope<'_, M::Event>, doc: Option<M>) -> DocChange<M> {
         match M::apply(event, doc) {
             DocChange::Upsert(mut doc) => {
-                doc.set_key(&event.recorded.stream_id);
+                doc.set_key(&self.key(event));
                 DocChange::Upsert(doc)
             }
             other => other,

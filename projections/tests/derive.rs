@@ -106,3 +106,40 @@ async fn a_declared_read_model_runs_in_the_runner() {
     runner.catch_up().await.unwrap();
     assert_eq!(sink.document("order-1").unwrap()["id"], "order-1");
 }
+
+/// The same read model keyed by the order number: stream `order-7` is document `7`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, keel_macros::Projection)]
+#[projection(crate = "keel_projections", name = "order-numbers", event = ShopEvent, key = id, stream_prefix = "order-")]
+#[projection(events(OrderPlaced, OrderCancelled))]
+#[projection(on(OrderPlaced = Self::placed, OrderCancelled = Self::cancelled))]
+struct OrderNumber {
+    id: String,
+    status: String,
+}
+
+impl OrderNumber {
+    fn placed(_: &Envelope<'_, ShopEvent>, _: Option<Self>) -> DocChange<Self> {
+        DocChange::Upsert(Self {
+            id: String::new(),
+            status: "placed".into(),
+        })
+    }
+
+    fn cancelled(_: &Envelope<'_, ShopEvent>, doc: Option<Self>) -> DocChange<Self> {
+        doc.map_or(DocChange::Unchanged, |doc| {
+            DocChange::Upsert(Self {
+                status: "cancelled".into(),
+                ..doc
+            })
+        })
+    }
+}
+
+#[test]
+fn a_stream_prefix_is_stripped_from_the_document_key() {
+    assert_eq!(<OrderNumber as ReadModel>::STREAM_PREFIX, "order-");
+    ProjectionFixture::new(Declared::<OrderNumber>::new())
+        .given_stream("order-7", [placed("ada", 4200), cancelled("late")])
+        .then_document("7", json!({"id": "7", "status": "cancelled"}))
+        .then_absent("order-7");
+}

@@ -1,11 +1,125 @@
-//! The e-commerce example, end to end. Run it with `make demo`.
-//!
-//! Not built yet: the example is its own issue. Until it lands, `make demo` runs the stack's
-//! smoke pipeline and says so.
+//! `ecommerce`: the example's command line. See `ecommerce --help`.
 
-fn main() {
-    eprintln!(
-        "the e-commerce example is not built yet; `make demo` runs the smoke pipeline instead"
-    );
-    std::process::exit(2);
+#![allow(clippy::print_stdout)] // the reports and JSON lines are the program's output
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use ecommerce::cli::{Cli, Command, SagaStyle};
+use ecommerce::roles::shutdown_signal;
+use ecommerce::{Result, demo, legacy, replay, roles, setup};
+
+fn service(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::Capture => "ecommerce-capture",
+        Command::Translate => "ecommerce-translate",
+        Command::Project => "ecommerce-project",
+        Command::Saga { .. } => "ecommerce-saga",
+        Command::Inventory => "ecommerce-inventory",
+        Command::Payment => "ecommerce-payment",
+        _ => return None,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Roles export traces to Jaeger; the other commands only log.
+    let _telemetry = match service(&cli.command) {
+        Some(name) => match keel::telemetry::init(name) {
+            Ok(guard) => Some(guard),
+            Err(error) => {
+                eprintln!("error: tracing: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = &cli.settings;
+    match cli.command {
+        Command::Setup { seed } => {
+            let report = setup::run(settings, seed).await?;
+            eprintln!(
+                "created `{}`; capture starts at {}:{}",
+                settings.names().database,
+                report.start.file,
+                report.start.pos
+            );
+        }
+        Command::Load { orders, rate, seed } => {
+            let pool = mysql_async::Pool::new(
+                settings
+                    .mariadb_url(Some(&settings.names().database))
+                    .as_str(),
+            );
+            let products = legacy::schema::products(&mut pool.get_conn().await?).await?;
+            let plan = legacy::load::LoadPlan { orders, rate, seed };
+            let report = legacy::load::run(&pool, &products, &plan, None, true).await?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Capture => roles::capture::run(settings).await?,
+        Command::Translate => roles::translate::run(settings, shutdown_signal()).await?,
+        Command::Project => roles::project::run(settings, shutdown_signal()).await?,
+        Command::Saga {
+            saga: SagaStyle::Orchestration,
+        } => roles::saga::run(settings, shutdown_signal()).await?,
+        Command::Saga {
+            saga: SagaStyle::Choreography,
+        }
+        | Command::All {
+            saga: SagaStyle::Choreography,
+        } => {
+            return Err(
+                "--saga choreography is not built yet in this example; use orchestration".into(),
+            );
+        }
+        Command::Inventory => {
+            roles::participants::run(settings, "inventory", shutdown_signal()).await?
+        }
+        Command::Payment => {
+            roles::participants::run(settings, "payment", shutdown_signal()).await?
+        }
+        Command::All { saga } => roles::supervisor::run_all(settings, saga.as_str()).await?,
+        Command::Replay { id, at, from, .. } => {
+            let at = at.map(|t| replay::parse_time("--at", &t)).transpose()?;
+            let from = from.map(|t| replay::parse_time("--from", &t)).transpose()?;
+            if at.is_none() && from.is_none() {
+                return Err("replay needs --at <time> or --from <time>".into());
+            }
+            replay::order(settings, id, at, from).await?;
+        }
+        Command::Demo {
+            orders,
+            rate,
+            seed,
+            saga,
+            kills,
+            settle_timeout,
+        } => {
+            let options = demo::DemoOptions {
+                plan: legacy::load::LoadPlan { orders, rate, seed },
+                saga: saga.as_str().to_owned(),
+                kills,
+                settle_timeout: Duration::from_secs(settle_timeout),
+            };
+            let report = demo::run(settings, &options).await?;
+            report.print()?;
+            if !report.passed() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -18,6 +18,8 @@ pub(crate) struct Input<'a> {
     pub(crate) events: Vec<Ident>,
     /// The field holding the key.
     pub(crate) key: Ident,
+    /// Stripped from the stream id to make the key (`""` when not declared).
+    pub(crate) stream_prefix: Option<LitStr>,
     /// Handler per event type name.
     pub(crate) handlers: Vec<(Ident, Path)>,
     /// The Elasticsearch sink, if declared.
@@ -86,6 +88,7 @@ impl<'a> Input<'a> {
                 .events
                 .ok_or_else(|| missing("events(EventTypeName, ...)"))?,
             key: c.key.ok_or_else(|| missing("key = field"))?,
+            stream_prefix: c.stream_prefix,
             handlers: c.handlers,
             elasticsearch: c.elasticsearch,
             redis: c.redis,

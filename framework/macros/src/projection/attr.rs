@@ -17,6 +17,8 @@ pub(crate) struct Container {
     pub(crate) events: Option<Vec<Ident>>,
     /// `key = field`.
     pub(crate) key: Option<Ident>,
+    /// `stream_prefix = "..."`: stripped from the stream id to make the document key.
+    pub(crate) stream_prefix: Option<LitStr>,
     /// `on(A = Self::handler, ...)`.
     pub(crate) handlers: Vec<(Ident, Path)>,
     /// `elasticsearch(index = "...")`.
@@ -70,6 +72,9 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<Container> {
             } else if meta.path.is_ident("key") {
                 let ident: Ident = meta.value()?.parse()?;
                 set_once(&meta, &mut c.key, ident)
+            } else if meta.path.is_ident("stream_prefix") {
+                let lit = string(&meta)?;
+                set_once(&meta, &mut c.stream_prefix, lit)
             } else if meta.path.is_ident("events") {
                 let mut events = Vec::new();
                 meta.parse_nested_meta(|inner| {
@@ -92,7 +97,7 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<Container> {
                 set_once(&meta, &mut c.redis, redis)
             } else {
                 Err(meta.error(format!(
-                    "unknown key `{}` in `#[projection(...)]`; expected `name`, `event`, `events`, `key`, `on`, `elasticsearch`, `redis` or `crate`",
+                    "unknown key `{}` in `#[projection(...)]`; expected `name`, `event`, `events`, `key`, `stream_prefix`, `on`, `elasticsearch`, `redis` or `crate`",
                     key(&meta)
                 )))
             }

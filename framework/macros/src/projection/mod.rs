@@ -29,6 +29,11 @@ fn impl_read_model(input: &ast::Input<'_>) -> TokenStream {
     let handled: Vec<String> = input.handlers.iter().map(|(e, _)| e.to_string()).collect();
     let handlers: Vec<_> = input.handlers.iter().map(|(_, h)| h).collect();
     let json = quote!(#root::__private::serde_json);
+    let stream_prefix = input
+        .stream_prefix
+        .as_ref()
+        .map(syn::LitStr::value)
+        .unwrap_or_default();
 
     let elasticsearch = input.elasticsearch.as_ref().map(|es| {
         let index = &es.index;
@@ -74,6 +79,7 @@ fn impl_read_model(input: &ast::Input<'_>) -> TokenStream {
             type Event = #event;
             const NAME: &'static str = #name;
             const EVENTS: &'static [&'static str] = &[#(#events),*];
+            const STREAM_PREFIX: &'static str = #stream_prefix;
 
             fn apply(
                 event: &#root::Envelope<'_, Self::Event>,

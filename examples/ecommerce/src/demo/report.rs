@@ -1,0 +1,133 @@
+//! The demo's report: readable lines, then one JSON object as the last line.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::DemoOptions;
+use super::checks::{Check, Figures};
+use super::probe::{Latencies, percentile};
+use super::traces::SagaTrace;
+use crate::legacy::load::LoadReport;
+
+/// Everything a run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `orchestration` or `choreography`.
+    pub saga: String,
+    /// What the load did.
+    pub load: LoadReport,
+    /// Counts from the stores.
+    pub figures: Figures,
+    /// Commit → readable latencies (ms): p50 and p99 per store.
+    pub latency_ms: Value,
+    /// Every check.
+    pub checks: Vec<Check>,
+    /// A confirmed saga's trace.
+    pub confirmed_trace: Option<SagaTrace>,
+    /// A compensated saga's trace.
+    pub compensated_trace: Option<SagaTrace>,
+    /// SIGKILLs per role.
+    pub kills: BTreeMap<&'static str, u32>,
+}
+
+impl Report {
+    /// Assembles the report.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        options: &DemoOptions,
+        load: LoadReport,
+        figures: Figures,
+        latencies: &Latencies,
+        checks: Vec<Check>,
+        confirmed_trace: Option<SagaTrace>,
+        compensated_trace: Option<SagaTrace>,
+        kills: &BTreeMap<&'static str, u32>,
+    ) -> Self {
+        let stats = |values: &[f64]| json!({"p50": percentile(values, 50.0), "p99": percentile(values, 99.0), "samples": values.len()});
+        Self {
+            saga: options.saga.clone(),
+            load,
+            figures,
+            latency_ms: json!({
+                "commit_to_redis": stats(&latencies.redis),
+                "commit_to_elasticsearch": stats(&latencies.elasticsearch),
+                "not_seen": latencies.timed_out,
+            }),
+            checks,
+            confirmed_trace,
+            compensated_trace,
+            kills: kills.clone(),
+        }
+    }
+
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    /// Prints the readable lines (stderr) and the JSON line (stdout).
+    pub fn print(&self) -> crate::Result<()> {
+        let f = &self.figures;
+        let ms = |store: &str, p: &str| {
+            self.latency_ms[store][p]
+                .as_f64()
+                .map_or("-".into(), |v| format!("{v:.1} ms"))
+        };
+        eprintln!();
+        eprintln!("orders in MariaDB          {}", f.mariadb_orders);
+        eprintln!("order streams              {}", f.order_streams);
+        eprintln!("documents in Elasticsearch {}", f.es_documents);
+        eprintln!("keys in Redis              {}", f.redis_keys);
+        eprintln!(
+            "sagas confirmed            {} (orders confirmed {})",
+            f.sagas_confirmed, f.confirmed
+        );
+        eprintln!(
+            "sagas compensated          {} (orders cancelled {})",
+            f.sagas_compensated, f.cancelled
+        );
+        eprintln!(
+            "inventory                  {} initial = {} available + {} in confirmed orders",
+            f.stock_initial, f.stock_available, f.stock_reserved_confirmed
+        );
+        eprintln!(
+            "payments                   {} captured, {} refunded",
+            f.payments_captured, f.payments_refunded
+        );
+        eprintln!("lost / duplicated          {} / {}", f.lost, f.duplicated);
+        eprintln!(
+            "commit → Redis             p50 {}, p99 {}",
+            ms("commit_to_redis", "p50"),
+            ms("commit_to_redis", "p99")
+        );
+        eprintln!(
+            "commit → Elasticsearch     p50 {}, p99 {}",
+            ms("commit_to_elasticsearch", "p50"),
+            ms("commit_to_elasticsearch", "p99")
+        );
+        if let Some(t) = &self.confirmed_trace {
+            eprintln!("a confirmed saga           {} {}", t.saga_id, t.url);
+        }
+        if let Some(t) = &self.compensated_trace {
+            eprintln!("a compensated saga         {} {}", t.saga_id, t.url);
+        }
+        if !self.kills.is_empty() {
+            eprintln!("roles killed               {:?}", self.kills);
+        }
+        for (i, check) in self.checks.iter().enumerate() {
+            eprintln!(
+                "check {} {}  {}: {}",
+                i + 1,
+                if check.passed { "ok  " } else { "FAIL" },
+                check.name,
+                check.detail
+            );
+        }
+        let mut line = serde_json::to_value(self)?;
+        line["passed"] = json!(self.passed());
+        println!("{}", serde_json::to_string(&line)?);
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Check 6 and the printed links: one confirmed and one compensated saga, found in the saga
+//! table, and their traces fetched from Jaeger's query API.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::checks::Check;
+use super::stores::Stores;
+
+/// A saga and its trace.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SagaTrace {
+    /// The saga id (`order-<id>`).
+    pub saga_id: String,
+    /// The W3C trace id.
+    pub trace_id: String,
+    /// Jaeger's page of the trace.
+    pub url: String,
+}
+
+/// The trace of some `order-fulfilment` saga in `state`, if one exists.
+pub async fn find(stores: &Stores, state: &str) -> crate::Result<Option<SagaTrace>> {
+    let row: Option<(String, Value)> = sqlx::query_as(
+        "SELECT saga_id, body FROM keel_saga_instances WHERE saga_type = 'order-fulfilment' AND state = $1 ORDER BY saga_id LIMIT 1",
+    )
+    .bind(state)
+    .fetch_optional(stores.events.pool())
+    .await?;
+    Ok(row.and_then(|(saga_id, body)| {
+        let traceparent = body["trace"]["traceparent"].as_str()?;
+        let trace_id = traceparent.split('-').nth(1)?.to_owned();
+        let url = format!(
+            "{}/trace/{trace_id}",
+            stores.settings.jaeger.trim_end_matches('/')
+        );
+        Some(SagaTrace {
+            saga_id,
+            trace_id,
+            url,
+        })
+    }))
+}
+
+/// The operation names and services of a trace's spans, once Jaeger has them.
+async fn spans(
+    stores: &Stores,
+    trace_id: &str,
+    patience: Duration,
+) -> crate::Result<Vec<(String, String)>> {
+    let url = format!(
+        "{}/api/traces/{trace_id}",
+        stores.settings.jaeger.trim_end_matches('/')
+    );
+    let started = Instant::now();
+    loop {
+        let response = stores
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("jaeger at {}: {e} (run make up)", stores.settings.jaeger))?;
+        if response.status().is_success() {
+            let body: Value = response.json().await?;
+            let trace = &body["data"][0];
+            let service = |process: &str| {
+                trace["processes"][process]["serviceName"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let spans: Vec<(String, String)> = trace["spans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    (
+                        s["operationName"].as_str().unwrap_or("").to_owned(),
+                        service(s["processID"].as_str().unwrap_or("")),
+                    )
+                })
+                .collect();
+            if spans.iter().any(|(op, _)| op == "keel.saga.compensation")
+                || started.elapsed() > patience
+            {
+                return Ok(spans);
+            }
+        } else if started.elapsed() > patience {
+            return Ok(vec![]);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Jaeger holds the compensated saga's trace, with its steps, its compensations, the
+/// participants' spans, and the change event it started from.
+pub async fn check(stores: &Stores, compensated: Option<&SagaTrace>) -> crate::Result<Check> {
+    let name = "Jaeger returns a compensated saga's trace with its compensation spans";
+    let Some(saga) = compensated else {
+        return Ok(Check {
+            name,
+            passed: false,
+            detail: "no compensated saga to look at".into(),
+        });
+    };
+    let spans = spans(stores, &saga.trace_id, Duration::from_secs(30)).await?;
+    let has = |op: &str| spans.iter().any(|(o, _)| o == op);
+    let services: std::collections::BTreeSet<&str> =
+        spans.iter().map(|(_, s)| s.as_str()).collect();
+    let missing: Vec<&str> = [
+        "ecommerce.translate",
+        "keel.saga",
+        "keel.saga.step",
+        "keel.saga.compensation",
+        "keel.saga.participant",
+    ]
+    .into_iter()
+    .filter(|op| !has(op))
+    .collect();
+    let passed = missing.is_empty() && services.contains("ecommerce-saga");
+    Ok(Check {
+        name,
+        passed,
+        detail: format!(
+            "{}: {} spans from {}{}",
+            saga.saga_id,
+            spans.len(),
+            services.into_iter().collect::<Vec<_>>().join(", "),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!("; missing {}", missing.join(", "))
+            }
+        ),
+    })
+}

@@ -1,0 +1,224 @@
+//! `ecommerce inventory` and `ecommerce payment`: the saga's participants. Each owns its
+//! aggregates in the event store, answers commands from its Kafka topic, and deduplicates them
+//! through its inbox. Their decisions are also idempotent in the aggregates themselves
+//! (a reservation or a capture per order at most once), so a command that took effect but
+//! whose inbox row was lost to a crash does nothing the second time.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use keel::sagas::kafka::{KafkaSagaConfig, serve_participant};
+use keel::sagas::store::PostgresSagaStore;
+use keel::sagas::{CommandEnvelope, CommandHandler, Participant, ReplyOutcome};
+use keel::store::PostgresStore;
+use keel::{Aggregate, CommandError, Metadata, Repository};
+use serde_json::Value;
+
+use crate::domain::customer::Customer;
+use crate::domain::inventory::{Inventory, InventoryCommand, InventoryError};
+use crate::domain::payment::{Payment, PaymentCommand};
+use crate::domain::streams;
+use crate::sagas::OrderFulfilment;
+use crate::settings::Settings;
+
+/// Runs participant `name` (`inventory` or `payment`) until `shutdown`.
+pub async fn run(
+    settings: &Settings,
+    name: &str,
+    shutdown: impl std::future::Future,
+) -> crate::Result<()> {
+    let store = crate::store::connect(settings).await?;
+    let inbox = PostgresSagaStore::from_pool(store.pool().clone()).await?;
+    let config = kafka_config(settings);
+    let group = format!("{}{name}", settings.names().group_prefix);
+    match name {
+        "inventory" => {
+            let handler = InventoryHandler {
+                inventory: crate::store::inventory(store),
+            };
+            serve_participant(
+                Arc::new(Participant::new(name, handler, inbox)),
+                &config,
+                &group,
+                shutdown,
+            )
+            .await?;
+        }
+        "payment" => {
+            let handler = PaymentHandler {
+                payments: crate::store::payments(store.clone()),
+                customers: Repository::new(store),
+            };
+            serve_participant(
+                Arc::new(Participant::new(name, handler, inbox)),
+                &config,
+                &group,
+                shutdown,
+            )
+            .await?;
+        }
+        other => return Err(format!("no participant named `{other}`").into()),
+    }
+    Ok(())
+}
+
+/// The saga topics of this deployment. Consumers give up a killed member's partitions after
+/// 6 s (librdkafka's default is 45 s), well under a step's timeout.
+pub fn kafka_config(settings: &Settings) -> KafkaSagaConfig {
+    let names = settings.names();
+    KafkaSagaConfig::new(
+        &settings.kafka,
+        names.command_topic_prefix,
+        names.reply_topic,
+    )
+    .with_consumer_property("session.timeout.ms", "6000")
+    .with_consumer_property("heartbeat.interval.ms", "1000")
+}
+
+fn data(command: &CommandEnvelope) -> keel::sagas::Result<OrderFulfilment> {
+    serde_json::from_value(command.payload.clone()).map_err(|source| {
+        keel::sagas::Error::Serialize {
+            what: format!(
+                "the payload of {} for `{}`",
+                command.command_type, command.saga_id
+            ),
+            source,
+        }
+    })
+}
+
+/// An infrastructure failure of participant `participant`: the command comes again.
+pub fn failed(participant: &str, reason: impl std::fmt::Display) -> keel::sagas::Error {
+    keel::sagas::Error::Handler {
+        participant: participant.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Executes `command`, loading again after a conflict (another command on the same stream).
+pub async fn execute<A: Aggregate>(
+    repo: &Repository<A, PostgresStore>,
+    stream: &str,
+    command: A::Command,
+) -> keel::sagas::Result<Result<A, A::Error>>
+where
+    A::Command: Clone,
+{
+    let mut attempts = 0;
+    loop {
+        match repo
+            .execute(stream, command.clone(), Metadata::default())
+            .await
+        {
+            Ok(done) => return Ok(Ok(done.state)),
+            Err(CommandError::Rejected(error)) => return Ok(Err(error)),
+            Err(CommandError::Conflict { .. }) if attempts < 10 => attempts += 1,
+            Err(error) => return Err(failed(A::TYPE, error)),
+        }
+    }
+}
+
+struct InventoryHandler {
+    inventory: Repository<Inventory, PostgresStore>,
+}
+
+impl InventoryHandler {
+    async fn release(
+        &self,
+        order_id: i64,
+        products: impl Iterator<Item = i64>,
+    ) -> keel::sagas::Result<()> {
+        for product in products {
+            let _ = execute(
+                &self.inventory,
+                &streams::inventory(product),
+                InventoryCommand::Release { order_id },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CommandHandler for InventoryHandler {
+    async fn handle(&self, command: &CommandEnvelope) -> keel::sagas::Result<ReplyOutcome> {
+        let order = data(command)?;
+        match command.command_type.as_str() {
+            "ReserveInventory" => {
+                for (i, line) in order.lines.iter().enumerate() {
+                    let reserve = InventoryCommand::Reserve {
+                        order_id: order.order_id,
+                        quantity: line.quantity,
+                    };
+                    if let Err(InventoryError::Insufficient { wanted, available }) = execute(
+                        &self.inventory,
+                        &streams::inventory(line.product_id),
+                        reserve,
+                    )
+                    .await?
+                    {
+                        // Undo this order's earlier lines: the step as a whole did not happen.
+                        self.release(
+                            order.order_id,
+                            order.lines[..i].iter().map(|l| l.product_id),
+                        )
+                        .await?;
+                        return Ok(ReplyOutcome::Failure {
+                            reason: format!(
+                                "insufficient stock of product {}: {wanted} wanted, {available} available",
+                                line.product_id
+                            ),
+                        });
+                    }
+                }
+                Ok(ReplyOutcome::Success { data: Value::Null })
+            }
+            "ReleaseInventory" => {
+                self.release(order.order_id, order.lines.iter().map(|l| l.product_id))
+                    .await?;
+                Ok(ReplyOutcome::Success { data: Value::Null })
+            }
+            other => Err(failed("inventory", format!("no command `{other}`"))),
+        }
+    }
+}
+
+struct PaymentHandler {
+    payments: Repository<Payment, PostgresStore>,
+    customers: Repository<Customer, PostgresStore>,
+}
+
+#[async_trait]
+impl CommandHandler for PaymentHandler {
+    async fn handle(&self, command: &CommandEnvelope) -> keel::sagas::Result<ReplyOutcome> {
+        let order = data(command)?;
+        let stream = streams::payment(order.order_id);
+        match command.command_type.as_str() {
+            "CapturePayment" => {
+                let customer = self
+                    .customers
+                    .load(&streams::customer(order.customer_id))
+                    .await
+                    .map_err(|e| failed("payment", e))?;
+                let capture = PaymentCommand::Capture {
+                    customer_id: order.customer_id,
+                    amount_cents: order.total_cents,
+                    credit_limit_cents: customer.state.credit_limit_cents,
+                };
+                let Ok(payment) = execute(&self.payments, &stream, capture).await?;
+                Ok(match payment.declined {
+                    Some(reason) => ReplyOutcome::Failure {
+                        reason: format!("payment declined: {reason}"),
+                    },
+                    None => ReplyOutcome::Success { data: Value::Null },
+                })
+            }
+            "RefundPayment" => {
+                let Ok(_) = execute(&self.payments, &stream, PaymentCommand::Refund).await?;
+                Ok(ReplyOutcome::Success { data: Value::Null })
+            }
+            other => Err(failed("payment", format!("no command `{other}`"))),
+        }
+    }
+}

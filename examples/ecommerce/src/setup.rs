@@ -1,0 +1,153 @@
+//! `ecommerce setup`: a clean deployment. Drops and creates the legacy database (with its
+//! customers and products), the event store's database, the Kafka topics and consumer groups,
+//! the indices and the Redis keys of this namespace, and points capture at the binlog position
+//! just before the legacy database was created, so capture sees every row from the first.
+
+use std::time::Duration;
+
+use keel::capture::offsets::{FileOffsetStore, Offset};
+use mysql_async::prelude::Queryable;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use sqlx::Connection;
+
+use crate::legacy::schema;
+use crate::settings::Settings;
+
+/// What setup made.
+#[derive(Debug, Clone)]
+pub struct SetupReport {
+    /// Capture's starting position.
+    pub start: Offset,
+    /// The legacy products.
+    pub products: Vec<schema::Product>,
+}
+
+/// Resets everything of this namespace and seeds the legacy database with `seed`.
+pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
+    let names = settings.names();
+    reset_postgres(settings).await?;
+    reset_kafka(settings).await?;
+    reset_read_models(settings).await?;
+    let dir = settings.dir();
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+
+    let mut conn = mysql_async::Conn::from_url(settings.mariadb_url(None)).await?;
+    let (file, pos): (String, u64) = conn
+        .query_first("SHOW MASTER STATUS")
+        .await?
+        .map(|row: mysql_async::Row| {
+            (
+                row.get(0).unwrap_or_default(),
+                row.get(1).unwrap_or_default(),
+            )
+        })
+        .ok_or("SHOW MASTER STATUS returned nothing: is log_bin on? (run make up)")?;
+    let start = Offset::at(file, pos);
+    FileOffsetStore::new(dir.join("capture.offsets.json")).save(&start)?;
+    schema::create(&mut conn, &names.database).await?;
+    let products = schema::seed(&mut conn, seed).await?;
+    conn.disconnect().await?;
+    Ok(SetupReport { start, products })
+}
+
+async fn reset_postgres(settings: &Settings) -> crate::Result<()> {
+    let db = settings.names().database;
+    let mut conn = sqlx::PgConnection::connect(&settings.postgres_admin_url()).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+async fn reset_kafka(settings: &Settings) -> crate::Result<()> {
+    let names = settings.names();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &settings.kafka)
+        .create()?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let topics = names.topics();
+    let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    // Unknown topics and groups are fine: they are what we want.
+    let _ = admin.delete_topics(&refs, &options).await?;
+    let groups: Vec<String> = ["translate", "orders", "inventory", "payment", "saga"]
+        .iter()
+        .map(|g| format!("{}{g}", names.group_prefix))
+        .collect();
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let _ = admin.delete_groups(&group_refs, &options).await?;
+    let fresh: Vec<NewTopic<'_>> = refs
+        .iter()
+        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
+        .collect();
+    // A deleted topic takes a moment to go; create until every topic exists anew.
+    for attempt in 0..60 {
+        let results = admin.create_topics(&fresh, &options).await?;
+        let pending: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| match r {
+                Err((topic, code))
+                    if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists =>
+                {
+                    Some(format!("{topic}: {code}"))
+                }
+                _ => None,
+            })
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if attempt == 59 {
+            return Err(format!("could not create topics: {}", pending.join(", ")).into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+async fn reset_read_models(settings: &Settings) -> crate::Result<()> {
+    let names = settings.names();
+    let http = reqwest::Client::new();
+    for index in [&names.orders_index, &names.customers_index] {
+        let url = format!("{}/{index}", settings.elasticsearch.trim_end_matches('/'));
+        let response = http.delete(&url).send().await.map_err(|e| {
+            format!(
+                "elasticsearch at {}: {e} (run make up)",
+                settings.elasticsearch
+            )
+        })?;
+        if !(response.status().is_success() || response.status() == reqwest::StatusCode::NOT_FOUND)
+        {
+            return Err(format!(
+                "DELETE {url}: {}",
+                response.text().await.unwrap_or_default()
+            )
+            .into());
+        }
+    }
+    let client = redis::Client::open(settings.redis.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    for prefix in [&names.order_key_prefix, &names.customer_key_prefix] {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut conn)
+            .await?;
+        for chunk in keys.chunks(500) {
+            let _: () = redis::cmd("UNLINK")
+                .arg(chunk)
+                .query_async(&mut conn)
+                .await?;
+        }
+    }
+    Ok(())
+}

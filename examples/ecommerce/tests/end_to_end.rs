@@ -1,0 +1,144 @@
+//! The example end to end against the stack (`make up`): the demo's checks on a small load, and
+//! the same checks after SIGKILLing roles at random moments during the load. Each run uses its
+//! own namespace (databases, topics, indices, keys).
+
+#![cfg(feature = "integration")]
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use keel::testing::stack;
+use serde_json::Value;
+
+/// Runs are heavy (seven processes each): one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn require_stack() {
+    for service in [
+        stack::mariadb(),
+        stack::postgres(),
+        stack::kafka(),
+        stack::redis(),
+        stack::elasticsearch(),
+        stack::jaeger_query(),
+    ] {
+        service.require();
+    }
+}
+
+/// Runs `ecommerce demo` with `args` in a fresh namespace; returns its JSON report.
+fn demo(name: &str, args: &[&str]) -> Value {
+    let _guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    require_stack();
+    let namespace = format!("{name}{}", std::process::id());
+    let output = Command::new(env!("CARGO_BIN_EXE_ecommerce"))
+        .args([
+            "--namespace",
+            &namespace,
+            "--state-dir",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/ecommerce"),
+            "demo",
+        ])
+        .args(args)
+        .output()
+        .expect("the ecommerce binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON report; exit {:?}\nstderr:\n{stderr}",
+                output.status
+            )
+        });
+    for check in report["checks"].as_array().expect("checks") {
+        assert_eq!(
+            check["passed"], true,
+            "check failed: {check}\nstderr:\n{stderr}"
+        );
+    }
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstderr:\n{stderr}",
+        output.status
+    );
+    report
+}
+
+fn assert_complete(report: &Value, orders: u64) {
+    let f = &report["figures"];
+    assert_eq!(f["mariadb_orders"], orders, "{report}");
+    assert_eq!(f["es_documents"], orders, "{report}");
+    assert_eq!(f["redis_keys"], orders, "{report}");
+    assert_eq!(f["lost"], 0, "{report}");
+    assert_eq!(f["duplicated"], 0, "{report}");
+    let confirmed = f["confirmed"].as_u64().expect("confirmed");
+    let cancelled = f["cancelled"].as_u64().expect("cancelled");
+    assert_eq!(confirmed + cancelled, orders, "{report}");
+    assert!(
+        confirmed > 0 && cancelled > 0,
+        "both outcomes occur with seed 42: {report}"
+    );
+    assert_eq!(
+        report["checks"].as_array().map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+}
+
+#[test]
+fn orchestrated_orders_pass_every_check() {
+    let report = demo(
+        "e2eorch",
+        &["--orders", "150", "--rate", "30", "--saga", "orchestration"],
+    );
+    assert_complete(&report, 150);
+    assert!(
+        report["compensated_trace"]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/trace/")),
+        "{report}"
+    );
+}
+
+#[test]
+fn orchestrated_orders_pass_every_check_after_ten_sigkills() {
+    let report = demo(
+        "e2eorchkill",
+        &[
+            "--orders",
+            "200",
+            "--rate",
+            "15",
+            "--saga",
+            "orchestration",
+            "--kills",
+            "10",
+        ],
+    );
+    assert_complete(&report, 200);
+    let kills = report["kills"].as_object().expect("kills");
+    assert_eq!(
+        kills.values().filter_map(Value::as_u64).sum::<u64>(),
+        10,
+        "{report}"
+    );
+    for role in [
+        "capture",
+        "translate",
+        "project",
+        "saga",
+        "inventory",
+        "payment",
+    ] {
+        assert!(
+            kills.get(role).and_then(Value::as_u64).unwrap_or(0) >= 1,
+            "{role} was never killed: {report}"
+        );
+    }
+}
