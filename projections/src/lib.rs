@@ -13,7 +13,7 @@
 //! | [`sinks::elasticsearch`] | Elasticsearch: `_bulk` with external versioning, index and mapping on first use |
 //! | [`sinks::MemorySink`] | in memory, same guard, for tests |
 //! | [`ReadModel`], [`Declared`] | a projection declared on its document, usually by `#[derive(Projection)]` |
-//! | [`rebuild_elasticsearch`] | a new index behind the alias, caught up, switched atomically |
+//! | [`rebuild_elasticsearch`], [`rebuild_redis`] | a new index behind an alias, a new key generation behind a pointer: caught up, switched atomically |
 //! | [`testing`] | [`ProjectionFixture`](testing::ProjectionFixture): given events, then documents |
 //!
 //! Several projections run in one process with a [`ProjectionSet`]; each has its own
@@ -34,7 +34,7 @@ pub use config::RunnerConfig;
 pub use error::{Error, Result};
 pub use projection::{DocChange, Envelope, Projection};
 pub use read_model::{Declared, ReadModel};
-pub use rebuild::{RebuildReport, rebuild_elasticsearch};
+pub use rebuild::{RebuildReport, rebuild_elasticsearch, rebuild_redis};
 pub use runner::{Lag, ProjectionRunner};
 pub use set::{ProjectionSet, RunProjection};
 pub use sink::{Change, Op, Rejected, Sink, Stored, WriteReport};
