@@ -84,6 +84,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// The dead-letter destination failed.
+    #[error("dead-letter destination `{destination}`: {reason}")]
+    DeadLetters {
+        /// The destination (`sqlite`, `postgres`, ...).
+        destination: &'static str,
+        /// What failed.
+        reason: String,
+        /// Whether putting the letters again later may succeed.
+        retryable: bool,
+    },
+
     /// The sink still failed after the configured number of retries.
     #[error("projection `{projection}` gave up after {attempts} attempts: {source}")]
     RetriesExhausted {
@@ -103,6 +114,7 @@ impl Error {
         match self {
             Self::Unavailable { .. } => true,
             Self::Store(e) => e.is_retryable(),
+            Self::DeadLetters { retryable, .. } => *retryable,
             _ => false,
         }
     }

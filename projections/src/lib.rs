@@ -14,12 +14,14 @@
 //! | [`sinks::MemorySink`] | in memory, same guard, for tests |
 //! | [`ReadModel`], [`Declared`] | a projection declared on its document, usually by `#[derive(Projection)]` |
 //! | [`rebuild_elasticsearch`], [`rebuild_redis`] | a new index behind an alias, a new key generation behind a pointer: caught up, switched atomically |
+//! | [`dead_letter`] | undecodable events and refused documents kept with their reason (`errors.tolerance`) |
 //! | [`testing`] | [`ProjectionFixture`](testing::ProjectionFixture): given events, then documents |
 //!
 //! Several projections run in one process with a [`ProjectionSet`]; each has its own
 //! checkpoint, retries and [`Lag`].
 
 mod config;
+pub mod dead_letter;
 mod error;
 mod projection;
 mod read_model;
@@ -30,7 +32,7 @@ mod sink;
 pub mod sinks;
 pub mod testing;
 
-pub use config::RunnerConfig;
+pub use config::{ErrorTolerance, RunnerConfig};
 pub use error::{Error, Result};
 pub use projection::{DocChange, Envelope, Projection};
 pub use read_model::{Declared, ReadModel};

@@ -17,7 +17,8 @@ use tokio::time::Instant;
 
 pub use lag::Lag;
 
-use crate::config::RunnerConfig;
+use crate::config::{ErrorTolerance, RunnerConfig};
+use crate::dead_letter::{DeadLetter, DeadLetterStage, DeadLetterStore};
 use crate::projection::Projection;
 use crate::sink::{Change, Sink, Stored, WriteReport};
 use crate::{Error, Result};
@@ -63,6 +64,8 @@ pub struct ProjectionRunner<S, P> {
     config: RunnerConfig,
     upcasters: Arc<Upcasters>,
     checkpoint: String,
+    /// Where skipped events and refused documents go.
+    dead_letters: Option<Arc<dyn DeadLetterStore>>,
     /// Held (shared) while a batch is written and checkpointed; a rebuild takes it exclusively
     /// to hold the runner still while it switches generations.
     gate: Arc<tokio::sync::RwLock<()>>,
@@ -93,6 +96,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             config: RunnerConfig::default(),
             upcasters: Arc::new(Upcasters::new()),
             checkpoint,
+            dead_letters: None,
             gate: Arc::default(),
         }
     }
@@ -108,6 +112,15 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     #[must_use]
     pub fn with_shared_sink(mut self, sink: Arc<dyn Sink>) -> Self {
         self.sinks.push(sink);
+        self
+    }
+
+    /// Sets the dead-letter destination: events that do not decode go there when
+    /// `errors.tolerance` is `all`, and documents a sink refuses for good always do (besides
+    /// being logged). Letters are durable before the checkpoint moves past their events.
+    #[must_use]
+    pub fn with_dead_letters(mut self, destination: impl DeadLetterStore) -> Self {
+        self.dead_letters = Some(Arc::new(destination));
         self
     }
 
@@ -193,7 +206,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         }
     }
 
-    /// Writes one batch and commits the checkpoint after its last event.
+    /// Writes one batch, puts its dead letters, and commits the checkpoint after its last event.
     async fn flush(&self, batch: &[RecordedEvent]) -> Result<()> {
         let Some(last) = batch.last().map(|e| e.position) else {
             return Ok(());
@@ -201,20 +214,64 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         let _gate = self.gate.read().await;
         let name = self.projection.name();
         let handled = self.projection.event_types();
-        let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, batch)?;
+        let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, batch);
+        let mut letters = self.undecodable(&decoded)?;
         let changes = if decoded.events.is_empty() {
             Vec::new()
         } else {
             let stored = self.load(&decoded.keys()).await?;
-            plan::plan(&*self.projection, decoded, stored)?
+            plan::plan(&*self.projection, &decoded, stored)?
         };
         if !changes.is_empty() {
             let reports = self.write(&changes).await?;
-            self.report(&reports);
+            letters.extend(self.report(&reports, &changes, &decoded));
         }
+        self.dead_letter(&letters).await?;
         self.store.save_checkpoint(&self.checkpoint, last).await?;
-        tracing::debug!(projection = name, events = batch.len(), changes = changes.len(), checkpoint = %last, "Batch committed.");
+        tracing::debug!(projection = name, events = batch.len(), changes = changes.len(), dead_letters = letters.len(), checkpoint = %last, "Batch committed.");
         Ok(())
+    }
+
+    /// The batch's events that did not decode, as dead letters when `errors.tolerance` is
+    /// `all`; with `none`, the first one as the error that stops the projection.
+    fn undecodable<E>(&self, decoded: &plan::Decoded<'_, E>) -> Result<Vec<DeadLetter>> {
+        if let (ErrorTolerance::None, Some(error)) = (
+            self.config.errors_tolerance,
+            decoded.first_failure(self.name()),
+        ) {
+            return Err(error);
+        }
+        Ok(decoded
+            .failed
+            .iter()
+            .map(|(recorded, reason)| {
+                tracing::warn!(
+                    projection = self.name(),
+                    event_type = %recorded.event_type,
+                    stream_id = %recorded.stream_id,
+                    position = %recorded.position,
+                    %reason,
+                    "Event does not decode; dead-lettered."
+                );
+                DeadLetter::new(
+                    self.name(),
+                    DeadLetterStage::Decode,
+                    recorded,
+                    reason.clone(),
+                )
+            })
+            .collect())
+    }
+
+    /// Puts the letters in the dead-letter destination, retrying while it is down.
+    async fn dead_letter(&self, letters: &[DeadLetter]) -> Result<()> {
+        let Some(destination) = self.dead_letters.as_ref().filter(|_| !letters.is_empty()) else {
+            return Ok(());
+        };
+        retry::with_retries(self.name(), "dead-letter", &self.config, || {
+            destination.put(letters)
+        })
+        .await
     }
 
     /// Reads the current documents back from the first sink, retrying while it is down.
@@ -238,7 +295,15 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         .await
     }
 
-    fn report(&self, reports: &[WriteReport]) {
+    /// Logs the documents the sinks refused and, with a dead-letter destination, returns them
+    /// as dead letters of the events that produced them.
+    fn report<E>(
+        &self,
+        reports: &[WriteReport],
+        changes: &[Change],
+        decoded: &plan::Decoded<'_, E>,
+    ) -> Vec<DeadLetter> {
+        let mut letters = Vec::new();
         for (sink, report) in self.sinks.iter().zip(reports) {
             for rejected in &report.rejected {
                 tracing::error!(
@@ -248,8 +313,28 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
                     reason = %rejected.reason,
                     "Document rejected."
                 );
+                if self.dead_letters.is_none() {
+                    continue;
+                }
+                let source = changes
+                    .iter()
+                    .find(|c| c.key == rejected.key)
+                    .and_then(|c| decoded.source(&c.key, c.version));
+                if let Some(event) = source {
+                    let stage = DeadLetterStage::Sink {
+                        sink: sink.name().to_owned(),
+                        key: rejected.key.clone(),
+                    };
+                    letters.push(DeadLetter::new(
+                        self.name(),
+                        stage,
+                        event,
+                        rejected.reason.clone(),
+                    ));
+                }
             }
         }
+        letters
     }
 
     /// A runner of the same projection, store and configuration, with its own checkpoint
@@ -265,6 +350,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             config: self.config.clone(),
             upcasters: self.upcasters.clone(),
             checkpoint: format!("{}:{suffix}", self.checkpoint),
+            dead_letters: self.dead_letters.clone(),
             gate: Arc::default(),
         }
     }
@@ -299,6 +385,12 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     fn check(&self) -> Result<()> {
         if self.sinks.is_empty() {
             return Err(no_sink());
+        }
+        if self.config.errors_tolerance == ErrorTolerance::All && self.dead_letters.is_none() {
+            return Err(Error::Config {
+                key: "errors.tolerance",
+                reason: "`all` needs a dead-letter destination (`with_dead_letters`)".into(),
+            });
         }
         Ok(())
     }
