@@ -84,6 +84,26 @@ pub enum Error {
         reason: String,
     },
 
+    /// A record read from a Kafka topic is not a `RecordedEvent`.
+    #[error(
+        "projection `{projection}` read a record at `{origin}` that is not a Keel event: {reason}"
+    )]
+    NotAnEvent {
+        /// The projection.
+        projection: String,
+        /// Where the record was: `<topic>/<partition>/<offset>`.
+        origin: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+
+    /// The Kafka client failed (configuration, subscription, commit).
+    #[error("kafka: {reason}")]
+    Kafka {
+        /// What the client said.
+        reason: String,
+    },
+
     /// The dead-letter destination failed.
     #[error("dead-letter destination `{destination}`: {reason}")]
     DeadLetters {

@@ -14,6 +14,7 @@
 //! | [`sinks::MemorySink`] | in memory, same guard, for tests |
 //! | [`ReadModel`], [`Declared`] | a projection declared on its document, usually by `#[derive(Projection)]` |
 //! | [`rebuild_elasticsearch`], [`rebuild_redis`] | a new index behind an alias, a new key generation behind a pointer: caught up, switched atomically |
+//! | `kafka` (feature `kafka`) | `KafkaProjectionRunner`: a Kafka topic of domain events as the source |
 //! | [`dead_letter`] | undecodable events and refused documents kept with their reason (`errors.tolerance`) |
 //! | [`testing`] | [`ProjectionFixture`](testing::ProjectionFixture): given events, then documents |
 //!
@@ -23,6 +24,8 @@
 mod config;
 pub mod dead_letter;
 mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod projection;
 mod read_model;
 mod rebuild;

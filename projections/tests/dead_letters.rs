@@ -132,5 +132,5 @@ async fn sqlite_dead_letters_keep_letters_once_with_every_field_in_the_event_sto
     let again = SqliteDeadLetters::from_pool(store.pool().clone())
         .await
         .unwrap();
-    assert_eq!(again.list(&projection).await.unwrap().len(), 3);
+    assert_eq!(again.list(&projection).await.unwrap().len(), 5);
 }

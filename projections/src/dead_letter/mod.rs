@@ -36,6 +36,13 @@ use crate::Result;
 pub enum DeadLetterStage {
     /// The event did not decode into the projection's event type (after upcasting).
     Decode,
+    /// The record read from the source is not an event at all (a Kafka record whose value is
+    /// not a `RecordedEvent`); the letter's event fields are empty and `payload` holds the
+    /// record's value as text.
+    Source {
+        /// Where the record was: `<topic>/<partition>/<offset>`.
+        origin: String,
+    },
     /// A sink refused the document the event produced, for good.
     Sink {
         /// The sink (`redis`, `elasticsearch`, ...).
@@ -50,7 +57,8 @@ pub enum DeadLetterStage {
 pub struct DeadLetter {
     /// The projection.
     pub projection: String,
-    /// Decoding, or a sink's refusal (of the document the event changed last).
+    /// Decoding, a record that is not an event, or a sink's refusal (of the document the event
+    /// changed last).
     pub stage: DeadLetterStage,
     /// The event's id.
     pub event_id: Uuid,
@@ -104,26 +112,29 @@ impl DeadLetter {
             && self.sink() == other.sink()
     }
 
-    /// `decode` or `sink`.
+    /// `decode`, `source` or `sink`.
     pub fn stage_name(&self) -> &'static str {
         match self.stage {
             DeadLetterStage::Decode => "decode",
+            DeadLetterStage::Source { .. } => "source",
             DeadLetterStage::Sink { .. } => "sink",
         }
     }
 
-    /// The sink that refused it (`""` for a decode failure).
+    /// The sink that refused it, or the origin of a record that is not an event (`""` for a
+    /// decode failure): with the stage and event id, what makes a letter unique.
     pub fn sink(&self) -> &str {
         match &self.stage {
             DeadLetterStage::Decode => "",
+            DeadLetterStage::Source { origin } => origin,
             DeadLetterStage::Sink { sink, .. } => sink,
         }
     }
 
-    /// The refused document's key (`None` for a decode failure).
+    /// The refused document's key (`None` unless a sink refused it).
     pub fn key(&self) -> Option<&str> {
         match &self.stage {
-            DeadLetterStage::Decode => None,
+            DeadLetterStage::Decode | DeadLetterStage::Source { .. } => None,
             DeadLetterStage::Sink { key, .. } => Some(key),
         }
     }

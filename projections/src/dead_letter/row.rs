@@ -24,7 +24,7 @@ pub(crate) fn from_us(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
-/// The stage from its columns.
+/// The stage from its columns (`sink` holds a source record's origin).
 pub(crate) fn stage(stage: &str, sink: String, key: Option<String>) -> DeadLetterStage {
     match (stage, key) {
         ("sink", Some(key)) => DeadLetterStage::Sink { sink, key },
@@ -32,6 +32,7 @@ pub(crate) fn stage(stage: &str, sink: String, key: Option<String>) -> DeadLette
             sink,
             key: String::new(),
         },
+        ("source", _) => DeadLetterStage::Source { origin: sink },
         _ => DeadLetterStage::Decode,
     }
 }

@@ -3,10 +3,10 @@
 //! sink acknowledged.
 
 mod lag;
+pub(crate) mod pipeline;
 pub(crate) mod plan;
-mod retry;
+pub(crate) mod retry;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -17,11 +17,12 @@ use tokio::time::Instant;
 
 pub use lag::Lag;
 
-use crate::config::{ErrorTolerance, RunnerConfig};
-use crate::dead_letter::{DeadLetter, DeadLetterStage, DeadLetterStore};
+use crate::Result;
+use crate::config::RunnerConfig;
+use crate::dead_letter::DeadLetterStore;
 use crate::projection::Projection;
-use crate::sink::{Change, Sink, Stored, WriteReport};
-use crate::{Error, Result};
+use crate::sink::Sink;
+use pipeline::Pipeline;
 
 /// Runs one projection: events in, versioned documents out, checkpoint after acknowledgement.
 ///
@@ -59,13 +60,8 @@ use crate::{Error, Result};
 /// ```
 pub struct ProjectionRunner<S, P> {
     store: S,
-    projection: Arc<P>,
-    sinks: Vec<Arc<dyn Sink>>,
-    config: RunnerConfig,
-    upcasters: Arc<Upcasters>,
+    pipeline: Pipeline<P>,
     checkpoint: String,
-    /// Where skipped events and refused documents go.
-    dead_letters: Option<Arc<dyn DeadLetterStore>>,
     /// Held (shared) while a batch is written and checkpointed; a rebuild takes it exclusively
     /// to hold the runner still while it switches generations.
     gate: Arc<tokio::sync::RwLock<()>>,
@@ -75,11 +71,7 @@ impl<S, P> std::fmt::Debug for ProjectionRunner<S, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProjectionRunner")
             .field("checkpoint", &self.checkpoint)
-            .field(
-                "sinks",
-                &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
-            )
-            .field("config", &self.config)
+            .field("pipeline", &self.pipeline)
             .finish_non_exhaustive()
     }
 }
@@ -91,12 +83,8 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         let checkpoint = format!("projection:{}", projection.name());
         Self {
             store,
-            projection: Arc::new(projection),
-            sinks: Vec::new(),
-            config: RunnerConfig::default(),
-            upcasters: Arc::new(Upcasters::new()),
+            pipeline: Pipeline::new(projection),
             checkpoint,
-            dead_letters: None,
             gate: Arc::default(),
         }
     }
@@ -104,14 +92,14 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// Adds a sink; the first one added is also where documents are read back from.
     #[must_use]
     pub fn with_sink(mut self, sink: impl Sink) -> Self {
-        self.sinks.push(Arc::new(sink));
+        self.pipeline.sinks.push(Arc::new(sink));
         self
     }
 
     /// Adds a shared sink.
     #[must_use]
     pub fn with_shared_sink(mut self, sink: Arc<dyn Sink>) -> Self {
-        self.sinks.push(sink);
+        self.pipeline.sinks.push(sink);
         self
     }
 
@@ -120,27 +108,27 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// being logged). Letters are durable before the checkpoint moves past their events.
     #[must_use]
     pub fn with_dead_letters(mut self, destination: impl DeadLetterStore) -> Self {
-        self.dead_letters = Some(Arc::new(destination));
+        self.pipeline.dead_letters = Some(Arc::new(destination));
         self
     }
 
     /// Sets the configuration, refusing invalid values.
     pub fn with_config(mut self, config: RunnerConfig) -> Result<Self> {
         config.validate()?;
-        self.config = config;
+        self.pipeline.config = config;
         Ok(self)
     }
 
     /// Sets the upcasters that lift old payloads to the versions the projection reads.
     #[must_use]
     pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
-        self.upcasters = Arc::new(upcasters);
+        self.pipeline.upcasters = Arc::new(upcasters);
         self
     }
 
     /// The projection's name.
     pub fn name(&self) -> &str {
-        self.projection.name()
+        self.pipeline.name()
     }
 
     /// The key its checkpoint is stored under.
@@ -172,7 +160,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// A partial batch is flushed once `flush.timeout.ms` passed since its first event.
     /// Events read but not yet acknowledged when shutdown comes are read again next time.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        self.check()?;
+        self.pipeline.check()?;
         tokio::select! {
             () = shutdown => Ok(()),
             result = self.follow() => result,
@@ -185,21 +173,22 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         let mut deadline: Option<Instant> = None;
         loop {
             let due = deadline.is_some_and(|d| Instant::now() >= d);
-            if buffer.len() >= self.config.batch_size || (due && !buffer.is_empty()) {
+            if buffer.len() >= self.pipeline.config.batch_size || (due && !buffer.is_empty()) {
                 self.flush(&buffer).await?;
                 buffer.clear();
                 deadline = None;
                 continue;
             }
-            let room = self.config.batch_size - buffer.len();
+            let room = self.pipeline.config.batch_size - buffer.len();
             let events = self.store.read_all(cursor, room).await?;
             if let Some(last) = events.last().map(|e| e.position) {
                 cursor = last;
-                deadline.get_or_insert_with(|| Instant::now() + self.config.flush_timeout());
+                deadline
+                    .get_or_insert_with(|| Instant::now() + self.pipeline.config.flush_timeout());
                 buffer.extend(events);
                 continue;
             }
-            let wait = deadline.map_or(self.config.poll_interval(), |d| {
+            let wait = deadline.map_or(self.pipeline.config.poll_interval(), |d| {
                 d.saturating_duration_since(Instant::now())
             });
             self.store.wait_for_new(cursor, wait).await;
@@ -212,129 +201,10 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             return Ok(());
         };
         let _gate = self.gate.read().await;
-        let name = self.projection.name();
-        let handled = self.projection.event_types();
-        let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, batch);
-        let mut letters = self.undecodable(&decoded)?;
-        let changes = if decoded.events.is_empty() {
-            Vec::new()
-        } else {
-            let stored = self.load(&decoded.keys()).await?;
-            plan::plan(&*self.projection, &decoded, stored)?
-        };
-        if !changes.is_empty() {
-            let reports = self.write(&changes).await?;
-            letters.extend(self.report(&reports, &changes, &decoded));
-        }
-        self.dead_letter(&letters).await?;
+        let applied = self.pipeline.apply(batch, Vec::new()).await?;
         self.store.save_checkpoint(&self.checkpoint, last).await?;
-        tracing::debug!(projection = name, events = batch.len(), changes = changes.len(), dead_letters = letters.len(), checkpoint = %last, "Batch committed.");
+        tracing::debug!(projection = self.name(), events = batch.len(), changes = applied.changes, dead_letters = applied.dead_letters, checkpoint = %last, "Batch committed.");
         Ok(())
-    }
-
-    /// The batch's events that did not decode, as dead letters when `errors.tolerance` is
-    /// `all`; with `none`, the first one as the error that stops the projection.
-    fn undecodable<E>(&self, decoded: &plan::Decoded<'_, E>) -> Result<Vec<DeadLetter>> {
-        if let (ErrorTolerance::None, Some(error)) = (
-            self.config.errors_tolerance,
-            decoded.first_failure(self.name()),
-        ) {
-            return Err(error);
-        }
-        Ok(decoded
-            .failed
-            .iter()
-            .map(|(recorded, reason)| {
-                tracing::warn!(
-                    projection = self.name(),
-                    event_type = %recorded.event_type,
-                    stream_id = %recorded.stream_id,
-                    position = %recorded.position,
-                    %reason,
-                    "Event does not decode; dead-lettered."
-                );
-                DeadLetter::new(
-                    self.name(),
-                    DeadLetterStage::Decode,
-                    recorded,
-                    reason.clone(),
-                )
-            })
-            .collect())
-    }
-
-    /// Puts the letters in the dead-letter destination, retrying while it is down.
-    async fn dead_letter(&self, letters: &[DeadLetter]) -> Result<()> {
-        let Some(destination) = self.dead_letters.as_ref().filter(|_| !letters.is_empty()) else {
-            return Ok(());
-        };
-        retry::with_retries(self.name(), "dead-letter", &self.config, || {
-            destination.put(letters)
-        })
-        .await
-    }
-
-    /// Reads the current documents back from the first sink, retrying while it is down.
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Stored>> {
-        let Some(primary) = self.sinks.first() else {
-            return Err(no_sink());
-        };
-        retry::with_retries(self.name(), "load", &self.config, || primary.load(keys)).await
-    }
-
-    /// Writes `changes` to every sink until all acknowledged. Sinks that already acknowledged
-    /// get the batch again after another one failed, which their version guard makes harmless.
-    async fn write(&self, changes: &[Change]) -> Result<Vec<WriteReport>> {
-        retry::with_retries(self.name(), "write", &self.config, || async {
-            let mut reports = Vec::with_capacity(self.sinks.len());
-            for sink in &self.sinks {
-                reports.push(sink.write(changes).await?);
-            }
-            Ok(reports)
-        })
-        .await
-    }
-
-    /// Logs the documents the sinks refused and, with a dead-letter destination, returns them
-    /// as dead letters of the events that produced them.
-    fn report<E>(
-        &self,
-        reports: &[WriteReport],
-        changes: &[Change],
-        decoded: &plan::Decoded<'_, E>,
-    ) -> Vec<DeadLetter> {
-        let mut letters = Vec::new();
-        for (sink, report) in self.sinks.iter().zip(reports) {
-            for rejected in &report.rejected {
-                tracing::error!(
-                    projection = self.name(),
-                    sink = sink.name(),
-                    key = %rejected.key,
-                    reason = %rejected.reason,
-                    "Document rejected."
-                );
-                if self.dead_letters.is_none() {
-                    continue;
-                }
-                let source = changes
-                    .iter()
-                    .find(|c| c.key == rejected.key)
-                    .and_then(|c| decoded.source(&c.key, c.version));
-                if let Some(event) = source {
-                    let stage = DeadLetterStage::Sink {
-                        sink: sink.name().to_owned(),
-                        key: rejected.key.clone(),
-                    };
-                    letters.push(DeadLetter::new(
-                        self.name(),
-                        stage,
-                        event,
-                        rejected.reason.clone(),
-                    ));
-                }
-            }
-        }
-        letters
     }
 
     /// A runner of the same projection, store and configuration, with its own checkpoint
@@ -345,12 +215,8 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     {
         Self {
             store: self.store.clone(),
-            projection: self.projection.clone(),
-            sinks,
-            config: self.config.clone(),
-            upcasters: self.upcasters.clone(),
+            pipeline: self.pipeline.with_sinks(sinks),
             checkpoint: format!("{}:{suffix}", self.checkpoint),
-            dead_letters: self.dead_letters.clone(),
             gate: Arc::default(),
         }
     }
@@ -367,11 +233,14 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
 
     /// Like [`catch_up`](Self::catch_up), calling `progress` with the last position after each batch.
     pub(crate) async fn catch_up_with(&self, mut progress: impl FnMut(Position)) -> Result<usize> {
-        self.check()?;
+        self.pipeline.check()?;
         let mut cursor = self.checkpoint().await?;
         let mut total = 0;
         loop {
-            let batch = self.store.read_all(cursor, self.config.batch_size).await?;
+            let batch = self
+                .store
+                .read_all(cursor, self.pipeline.config.batch_size)
+                .await?;
             let Some(last) = batch.last().map(|e| e.position) else {
                 return Ok(total);
             };
@@ -380,25 +249,5 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             cursor = last;
             progress(last);
         }
-    }
-
-    fn check(&self) -> Result<()> {
-        if self.sinks.is_empty() {
-            return Err(no_sink());
-        }
-        if self.config.errors_tolerance == ErrorTolerance::All && self.dead_letters.is_none() {
-            return Err(Error::Config {
-                key: "errors.tolerance",
-                reason: "`all` needs a dead-letter destination (`with_dead_letters`)".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-fn no_sink() -> Error {
-    Error::Config {
-        key: "sinks",
-        reason: "a projection runner needs at least one sink".into(),
     }
 }

@@ -26,7 +26,7 @@ pub fn letter(projection: &str, stage: DeadLetterStage, seq: u64) -> DeadLetter 
 }
 
 /// Letters read back equal what was put, oldest first, once each, per projection. Returns the
-/// projection holding three letters.
+/// projection holding five letters.
 pub async fn keeps_letters_once_with_every_field(store: impl DeadLetterStore) -> String {
     let projection = crate::common::unique("orders");
     let other = crate::common::unique("customers");
@@ -40,6 +40,26 @@ pub async fn keeps_letters_once_with_every_field(store: impl DeadLetterStore) ->
         2,
     );
     let elsewhere = letter(&other, DeadLetterStage::Decode, 3);
+    let not_an_event = DeadLetter {
+        event_id: uuid::Uuid::nil(),
+        ..letter(
+            &projection,
+            DeadLetterStage::Source {
+                origin: "events/0/41".into(),
+            },
+            4,
+        )
+    };
+    let next_record = DeadLetter {
+        event_id: uuid::Uuid::nil(),
+        ..letter(
+            &projection,
+            DeadLetterStage::Source {
+                origin: "events/0/42".into(),
+            },
+            5,
+        )
+    };
     store
         .put(&[decode.clone(), rejected.clone(), elsewhere.clone()])
         .await
@@ -58,10 +78,18 @@ pub async fn keeps_letters_once_with_every_field(store: impl DeadLetterStore) ->
         ..rejected.clone()
     };
     store.put(std::slice::from_ref(&by_es)).await.expect("put");
+    store
+        .put(&[
+            not_an_event.clone(),
+            next_record.clone(),
+            not_an_event.clone(),
+        ])
+        .await
+        .expect("put");
 
     assert_eq!(
         store.list(&projection).await.expect("list"),
-        vec![decode, rejected, by_es]
+        vec![decode, rejected, by_es, not_an_event, next_record]
     );
     assert_eq!(store.list(&other).await.expect("list"), vec![elsewhere]);
     projection
