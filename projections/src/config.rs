@@ -6,6 +6,19 @@ use serde::Deserialize;
 
 use crate::{Error, Result};
 
+/// What the runner does with an event it cannot decode, like Kafka Connect's
+/// `errors.tolerance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorTolerance {
+    /// The projection stops with [`Error::Decode`](crate::Error::Decode) before the checkpoint.
+    #[default]
+    None,
+    /// The event goes to the dead-letter destination with its reason and the projection goes
+    /// on (needs [`with_dead_letters`](crate::ProjectionRunner::with_dead_letters)).
+    All,
+}
+
 /// How a projection runner batches, flushes and retries.
 ///
 /// ```
@@ -36,6 +49,10 @@ pub struct RunnerConfig {
     /// Longest wait, in milliseconds, for new events before polling the store again.
     #[serde(rename = "poll.interval.ms")]
     pub poll_interval_ms: u64,
+    /// `none`: an event that does not decode stops the projection; `all`: it is dead-lettered
+    /// and the projection goes on.
+    #[serde(rename = "errors.tolerance")]
+    pub errors_tolerance: ErrorTolerance,
 }
 
 impl Default for RunnerConfig {
@@ -47,6 +64,7 @@ impl Default for RunnerConfig {
             max_retry_backoff_ms: 30_000,
             max_retries: None,
             poll_interval_ms: 1_000,
+            errors_tolerance: ErrorTolerance::None,
         }
     }
 }
@@ -92,6 +110,10 @@ mod tests {
         let config: RunnerConfig = serde_json::from_str(r#"{"max.retries": 3}"#).unwrap();
         assert_eq!(config.max_retries, Some(3));
         assert_eq!(config.batch_size, 500);
+        assert_eq!(config.errors_tolerance, super::ErrorTolerance::None);
+        let all: RunnerConfig = serde_json::from_str(r#"{"errors.tolerance": "all"}"#).unwrap();
+        assert_eq!(all.errors_tolerance, super::ErrorTolerance::All);
+        assert!(serde_json::from_str::<RunnerConfig>(r#"{"errors.tolerance": "some"}"#).is_err());
         let err = serde_json::from_str::<RunnerConfig>(r#"{"batch.sise": 3}"#).unwrap_err();
         assert!(err.to_string().contains("batch.sise"), "{err}");
     }

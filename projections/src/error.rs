@@ -84,6 +84,37 @@ pub enum Error {
         reason: String,
     },
 
+    /// A record read from a Kafka topic is not a `RecordedEvent`.
+    #[error(
+        "projection `{projection}` read a record at `{origin}` that is not a Keel event: {reason}"
+    )]
+    NotAnEvent {
+        /// The projection.
+        projection: String,
+        /// Where the record was: `<topic>/<partition>/<offset>`.
+        origin: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+
+    /// The Kafka client failed (configuration, subscription, commit).
+    #[error("kafka: {reason}")]
+    Kafka {
+        /// What the client said.
+        reason: String,
+    },
+
+    /// The dead-letter destination failed.
+    #[error("dead-letter destination `{destination}`: {reason}")]
+    DeadLetters {
+        /// The destination (`sqlite`, `postgres`, ...).
+        destination: &'static str,
+        /// What failed.
+        reason: String,
+        /// Whether putting the letters again later may succeed.
+        retryable: bool,
+    },
+
     /// The sink still failed after the configured number of retries.
     #[error("projection `{projection}` gave up after {attempts} attempts: {source}")]
     RetriesExhausted {
@@ -103,6 +134,7 @@ impl Error {
         match self {
             Self::Unavailable { .. } => true,
             Self::Store(e) => e.is_retryable(),
+            Self::DeadLetters { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -13,14 +13,19 @@
 //! | [`sinks::elasticsearch`] | Elasticsearch: `_bulk` with external versioning, index and mapping on first use |
 //! | [`sinks::MemorySink`] | in memory, same guard, for tests |
 //! | [`ReadModel`], [`Declared`] | a projection declared on its document, usually by `#[derive(Projection)]` |
-//! | [`rebuild_elasticsearch`] | a new index behind the alias, caught up, switched atomically |
+//! | [`rebuild_elasticsearch`], [`rebuild_redis`] | a new index behind an alias, a new key generation behind a pointer: caught up, switched atomically |
+//! | `kafka` (feature `kafka`) | `KafkaProjectionRunner`: a Kafka topic of domain events as the source |
+//! | [`dead_letter`] | undecodable events and refused documents kept with their reason (`errors.tolerance`) |
 //! | [`testing`] | [`ProjectionFixture`](testing::ProjectionFixture): given events, then documents |
 //!
 //! Several projections run in one process with a [`ProjectionSet`]; each has its own
 //! checkpoint, retries and [`Lag`].
 
 mod config;
+pub mod dead_letter;
 mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod projection;
 mod read_model;
 mod rebuild;
@@ -30,11 +35,11 @@ mod sink;
 pub mod sinks;
 pub mod testing;
 
-pub use config::RunnerConfig;
+pub use config::{ErrorTolerance, RunnerConfig};
 pub use error::{Error, Result};
 pub use projection::{DocChange, Envelope, Projection};
 pub use read_model::{Declared, ReadModel};
-pub use rebuild::{RebuildReport, rebuild_elasticsearch};
+pub use rebuild::{RebuildReport, rebuild_elasticsearch, rebuild_redis};
 pub use runner::{Lag, ProjectionRunner};
 pub use set::{ProjectionSet, RunProjection};
 pub use sink::{Change, Op, Rejected, Sink, Stored, WriteReport};

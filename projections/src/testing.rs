@@ -81,15 +81,17 @@ impl<P: Projection> ProjectionFixture<P> {
             .collect();
         let handled = self.projection.event_types();
         let upcasters = Upcasters::new();
-        let decoded = plan::decode(&self.projection, &upcasters, &handled, &recorded)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let decoded = plan::decode(&self.projection, &upcasters, &handled, &recorded);
+        if let Some(e) = decoded.first_failure(self.projection.name()) {
+            panic!("{e}");
+        }
         let stored = decoded
             .keys()
             .into_iter()
             .filter_map(|k| self.docs.get(&k).map(|s| (k, s.clone())))
             .collect();
         let changes =
-            plan::plan(&self.projection, decoded, stored).unwrap_or_else(|e| panic!("{e}"));
+            plan::plan(&self.projection, &decoded, stored).unwrap_or_else(|e| panic!("{e}"));
         for change in changes {
             let doc = match change.op {
                 Op::Upsert(doc) => Some(doc),

@@ -3,10 +3,10 @@
 //! sink acknowledged.
 
 mod lag;
+pub(crate) mod pipeline;
 pub(crate) mod plan;
-mod retry;
+pub(crate) mod retry;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -17,10 +17,12 @@ use tokio::time::Instant;
 
 pub use lag::Lag;
 
+use crate::Result;
 use crate::config::RunnerConfig;
+use crate::dead_letter::DeadLetterStore;
 use crate::projection::Projection;
-use crate::sink::{Change, Sink, Stored, WriteReport};
-use crate::{Error, Result};
+use crate::sink::Sink;
+use pipeline::Pipeline;
 
 /// Runs one projection: events in, versioned documents out, checkpoint after acknowledgement.
 ///
@@ -58,10 +60,7 @@ use crate::{Error, Result};
 /// ```
 pub struct ProjectionRunner<S, P> {
     store: S,
-    projection: Arc<P>,
-    sinks: Vec<Arc<dyn Sink>>,
-    config: RunnerConfig,
-    upcasters: Arc<Upcasters>,
+    pipeline: Pipeline<P>,
     checkpoint: String,
     /// Held (shared) while a batch is written and checkpointed; a rebuild takes it exclusively
     /// to hold the runner still while it switches generations.
@@ -72,11 +71,7 @@ impl<S, P> std::fmt::Debug for ProjectionRunner<S, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProjectionRunner")
             .field("checkpoint", &self.checkpoint)
-            .field(
-                "sinks",
-                &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
-            )
-            .field("config", &self.config)
+            .field("pipeline", &self.pipeline)
             .finish_non_exhaustive()
     }
 }
@@ -88,10 +83,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         let checkpoint = format!("projection:{}", projection.name());
         Self {
             store,
-            projection: Arc::new(projection),
-            sinks: Vec::new(),
-            config: RunnerConfig::default(),
-            upcasters: Arc::new(Upcasters::new()),
+            pipeline: Pipeline::new(projection),
             checkpoint,
             gate: Arc::default(),
         }
@@ -100,34 +92,43 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// Adds a sink; the first one added is also where documents are read back from.
     #[must_use]
     pub fn with_sink(mut self, sink: impl Sink) -> Self {
-        self.sinks.push(Arc::new(sink));
+        self.pipeline.sinks.push(Arc::new(sink));
         self
     }
 
     /// Adds a shared sink.
     #[must_use]
     pub fn with_shared_sink(mut self, sink: Arc<dyn Sink>) -> Self {
-        self.sinks.push(sink);
+        self.pipeline.sinks.push(sink);
+        self
+    }
+
+    /// Sets the dead-letter destination: events that do not decode go there when
+    /// `errors.tolerance` is `all`, and documents a sink refuses for good always do (besides
+    /// being logged). Letters are durable before the checkpoint moves past their events.
+    #[must_use]
+    pub fn with_dead_letters(mut self, destination: impl DeadLetterStore) -> Self {
+        self.pipeline.dead_letters = Some(Arc::new(destination));
         self
     }
 
     /// Sets the configuration, refusing invalid values.
     pub fn with_config(mut self, config: RunnerConfig) -> Result<Self> {
         config.validate()?;
-        self.config = config;
+        self.pipeline.config = config;
         Ok(self)
     }
 
     /// Sets the upcasters that lift old payloads to the versions the projection reads.
     #[must_use]
     pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
-        self.upcasters = Arc::new(upcasters);
+        self.pipeline.upcasters = Arc::new(upcasters);
         self
     }
 
     /// The projection's name.
     pub fn name(&self) -> &str {
-        self.projection.name()
+        self.pipeline.name()
     }
 
     /// The key its checkpoint is stored under.
@@ -159,7 +160,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// A partial batch is flushed once `flush.timeout.ms` passed since its first event.
     /// Events read but not yet acknowledged when shutdown comes are read again next time.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        self.check()?;
+        self.pipeline.check()?;
         tokio::select! {
             () = shutdown => Ok(()),
             result = self.follow() => result,
@@ -172,84 +173,38 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         let mut deadline: Option<Instant> = None;
         loop {
             let due = deadline.is_some_and(|d| Instant::now() >= d);
-            if buffer.len() >= self.config.batch_size || (due && !buffer.is_empty()) {
+            if buffer.len() >= self.pipeline.config.batch_size || (due && !buffer.is_empty()) {
                 self.flush(&buffer).await?;
                 buffer.clear();
                 deadline = None;
                 continue;
             }
-            let room = self.config.batch_size - buffer.len();
+            let room = self.pipeline.config.batch_size - buffer.len();
             let events = self.store.read_all(cursor, room).await?;
             if let Some(last) = events.last().map(|e| e.position) {
                 cursor = last;
-                deadline.get_or_insert_with(|| Instant::now() + self.config.flush_timeout());
+                deadline
+                    .get_or_insert_with(|| Instant::now() + self.pipeline.config.flush_timeout());
                 buffer.extend(events);
                 continue;
             }
-            let wait = deadline.map_or(self.config.poll_interval(), |d| {
+            let wait = deadline.map_or(self.pipeline.config.poll_interval(), |d| {
                 d.saturating_duration_since(Instant::now())
             });
             self.store.wait_for_new(cursor, wait).await;
         }
     }
 
-    /// Writes one batch and commits the checkpoint after its last event.
+    /// Writes one batch, puts its dead letters, and commits the checkpoint after its last event.
     async fn flush(&self, batch: &[RecordedEvent]) -> Result<()> {
         let Some(last) = batch.last().map(|e| e.position) else {
             return Ok(());
         };
         let _gate = self.gate.read().await;
-        let name = self.projection.name();
-        let handled = self.projection.event_types();
-        let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, batch)?;
-        let changes = if decoded.events.is_empty() {
-            Vec::new()
-        } else {
-            let stored = self.load(&decoded.keys()).await?;
-            plan::plan(&*self.projection, decoded, stored)?
-        };
-        if !changes.is_empty() {
-            let reports = self.write(&changes).await?;
-            self.report(&reports);
-        }
+        let applied = self.pipeline.apply(batch, Vec::new()).await?;
         self.store.save_checkpoint(&self.checkpoint, last).await?;
-        tracing::debug!(projection = name, events = batch.len(), changes = changes.len(), checkpoint = %last, "Batch committed.");
+        tracing::debug!(projection = self.name(), events = batch.len(), changes = applied.changes, dead_letters = applied.dead_letters, checkpoint = %last, "Batch committed.");
         Ok(())
-    }
-
-    /// Reads the current documents back from the first sink, retrying while it is down.
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Stored>> {
-        let Some(primary) = self.sinks.first() else {
-            return Err(no_sink());
-        };
-        retry::with_retries(self.name(), "load", &self.config, || primary.load(keys)).await
-    }
-
-    /// Writes `changes` to every sink until all acknowledged. Sinks that already acknowledged
-    /// get the batch again after another one failed, which their version guard makes harmless.
-    async fn write(&self, changes: &[Change]) -> Result<Vec<WriteReport>> {
-        retry::with_retries(self.name(), "write", &self.config, || async {
-            let mut reports = Vec::with_capacity(self.sinks.len());
-            for sink in &self.sinks {
-                reports.push(sink.write(changes).await?);
-            }
-            Ok(reports)
-        })
-        .await
-    }
-
-    fn report(&self, reports: &[WriteReport]) {
-        for (sink, report) in self.sinks.iter().zip(reports) {
-            for rejected in &report.rejected {
-                tracing::error!(
-                    projection = self.name(),
-                    sink = sink.name(),
-                    key = %rejected.key,
-                    reason = %rejected.reason,
-                    "Document rejected."
-                );
-            }
-        }
     }
 
     /// A runner of the same projection, store and configuration, with its own checkpoint
@@ -260,10 +215,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     {
         Self {
             store: self.store.clone(),
-            projection: self.projection.clone(),
-            sinks,
-            config: self.config.clone(),
-            upcasters: self.upcasters.clone(),
+            pipeline: self.pipeline.with_sinks(sinks),
             checkpoint: format!("{}:{suffix}", self.checkpoint),
             gate: Arc::default(),
         }
@@ -281,11 +233,14 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
 
     /// Like [`catch_up`](Self::catch_up), calling `progress` with the last position after each batch.
     pub(crate) async fn catch_up_with(&self, mut progress: impl FnMut(Position)) -> Result<usize> {
-        self.check()?;
+        self.pipeline.check()?;
         let mut cursor = self.checkpoint().await?;
         let mut total = 0;
         loop {
-            let batch = self.store.read_all(cursor, self.config.batch_size).await?;
+            let batch = self
+                .store
+                .read_all(cursor, self.pipeline.config.batch_size)
+                .await?;
             let Some(last) = batch.last().map(|e| e.position) else {
                 return Ok(total);
             };
@@ -294,19 +249,5 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             cursor = last;
             progress(last);
         }
-    }
-
-    fn check(&self) -> Result<()> {
-        if self.sinks.is_empty() {
-            return Err(no_sink());
-        }
-        Ok(())
-    }
-}
-
-fn no_sink() -> Error {
-    Error::Config {
-        key: "sinks",
-        reason: "a projection runner needs at least one sink".into(),
     }
 }

@@ -23,6 +23,8 @@ struct Slot<D> {
 pub(crate) struct Decoded<'a, E> {
     /// Events in batch order, each with its key.
     pub(crate) events: Vec<(String, Envelope<'a, E>)>,
+    /// Events that did not decode, with the decoder's reason.
+    pub(crate) failed: Vec<(&'a RecordedEvent, String)>,
 }
 
 impl<'a, E> Decoded<'a, E> {
@@ -35,54 +37,71 @@ impl<'a, E> Decoded<'a, E> {
             .map(|(key, _)| key.clone())
             .collect()
     }
+
+    /// The event that changed `key` to `version` in this batch.
+    pub(crate) fn source(&self, key: &str, version: u64) -> Option<&'a RecordedEvent> {
+        self.events
+            .iter()
+            .find(|(k, e)| k == key && e.recorded.stream_version == version)
+            .map(|(_, e)| e.recorded)
+    }
+
+    /// The first event that did not decode, as the error that stops the projection.
+    pub(crate) fn first_failure(&self, projection: &str) -> Option<Error> {
+        self.failed.first().map(|(recorded, reason)| Error::Decode {
+            projection: projection.to_owned(),
+            event_type: recorded.event_type.clone(),
+            stream_id: recorded.stream_id.clone(),
+            position: recorded.position,
+            reason: reason.clone(),
+        })
+    }
 }
 
-/// Decodes the events the projection handles and computes their keys.
+/// Decodes the events the projection handles and computes their keys; events that do not
+/// decode are set apart with the reason.
 pub(crate) fn decode<'a, P: Projection>(
     projection: &P,
     upcasters: &Upcasters,
     handled: &[&'static str],
     batch: &'a [RecordedEvent],
-) -> Result<Decoded<'a, P::Event>> {
+) -> Decoded<'a, P::Event> {
     let mut events = Vec::new();
+    let mut failed = Vec::new();
     for recorded in batch {
         if !handled.contains(&recorded.event_type.as_str()) {
             continue;
         }
-        let event = upcasters
-            .decode::<P::Event>(recorded)
-            .map_err(|e| Error::Decode {
-                projection: projection.name().to_owned(),
-                event_type: recorded.event_type.clone(),
-                stream_id: recorded.stream_id.clone(),
-                position: recorded.position,
-                reason: e.to_string(),
-            })?;
-        let envelope = Envelope { event, recorded };
-        events.push((projection.key(&envelope), envelope));
+        match upcasters.decode::<P::Event>(recorded) {
+            Ok(event) => {
+                let envelope = Envelope { event, recorded };
+                events.push((projection.key(&envelope), envelope));
+            }
+            Err(e) => failed.push((recorded, e.to_string())),
+        }
     }
-    Ok(Decoded { events })
+    Decoded { events, failed }
 }
 
 /// Applies the decoded events on top of the stored documents. An event whose stream version is
 /// not above its document's version was applied before (a replay) and is skipped.
 pub(crate) fn plan<P: Projection>(
     projection: &P,
-    decoded: Decoded<'_, P::Event>,
+    decoded: &Decoded<'_, P::Event>,
     stored: HashMap<String, Stored>,
 ) -> Result<Vec<Change>> {
     let mut slots: HashMap<String, Slot<P::Doc>> = HashMap::new();
     let mut order = Vec::new();
-    for (key, envelope) in decoded.events {
-        if !slots.contains_key(&key) {
-            let slot = match stored.get(&key) {
+    for (key, envelope) in &decoded.events {
+        if !slots.contains_key(key) {
+            let slot = match stored.get(key) {
                 Some(Stored { version, doc }) => Slot {
                     version: *version,
                     doc: doc
                         .clone()
                         .map(serde_json::from_value)
                         .transpose()
-                        .map_err(|source| document_error(projection, &key, source))?,
+                        .map_err(|source| document_error(projection, key, source))?,
                     dirty: false,
                 },
                 None => Slot {
@@ -94,14 +113,14 @@ pub(crate) fn plan<P: Projection>(
             slots.insert(key.clone(), slot);
             order.push(key.clone());
         }
-        let Some(slot) = slots.get_mut(&key) else {
+        let Some(slot) = slots.get_mut(key) else {
             continue;
         };
         let version = envelope.recorded.stream_version;
         if version <= slot.version {
             continue;
         }
-        match projection.apply(&envelope, slot.doc.clone()) {
+        match projection.apply(envelope, slot.doc.clone()) {
             DocChange::Upsert(doc) => slot.doc = Some(doc),
             DocChange::Delete => slot.doc = None,
             DocChange::Unchanged => continue,

@@ -1,7 +1,7 @@
 //! An in-memory sink with the same version guard as the real ones, for fixtures and unit tests.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -16,6 +16,7 @@ use crate::{Error, Result};
 pub struct MemorySink {
     docs: Arc<Mutex<HashMap<String, Stored>>>,
     down: Arc<AtomicBool>,
+    refused: Arc<AtomicU64>,
 }
 
 impl MemorySink {
@@ -42,6 +43,11 @@ impl MemorySink {
             .collect()
     }
 
+    /// How many calls failed because the sink was set down: a runner retrying shows here.
+    pub fn refused_calls(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
+    }
+
     /// Makes the sink fail (`true`) or work (`false`).
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
@@ -53,6 +59,7 @@ impl MemorySink {
 
     fn check_up(&self) -> Result<()> {
         if self.down.load(Ordering::SeqCst) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
             return Err(Error::Unavailable {
                 sink: "memory",
                 reason: "set down".into(),

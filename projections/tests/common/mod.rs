@@ -4,6 +4,7 @@
 // Test helpers: a failure here is a test failure, so they unwrap like the tests do.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+pub mod dead_letters;
 pub mod proxy;
 
 use keel_core::store::{EventStore, ExpectedVersion};

@@ -79,14 +79,26 @@ impl RedisSinkConfig {
         self
     }
 
-    /// The Redis key of a document.
+    /// The Redis key of a document (in a model without generations).
     pub fn key(&self, key: &str) -> String {
-        format!("{}{key}", self.key_prefix)
+        doc_key(&self.key_prefix, key)
     }
 
-    /// The Redis key holding a document's version (and, after a delete, its tombstone).
+    /// The Redis key holding a document's version (and, after a delete, its tombstone), in a
+    /// model without generations.
     pub fn version_key(&self, key: &str) -> String {
-        format!("{}~version:{key}", self.key_prefix)
+        version_key(&self.key_prefix, key)
+    }
+
+    /// The key of the generation pointer, `<prefix>~generation`: it names the current
+    /// generation of a model built with [`RedisSink::build_with_generations`](super::RedisSink::build_with_generations).
+    pub fn generation_key(&self) -> String {
+        format!("{}~generation", self.key_prefix)
+    }
+
+    /// What the keys of generation `generation` start with: `<prefix>~<generation>:`.
+    pub fn generation_prefix(&self, generation: &str) -> String {
+        format!("{}~{generation}:", self.key_prefix)
     }
 
     /// Checks the values that have limits.
@@ -118,6 +130,16 @@ impl RedisSinkConfig {
     }
 }
 
+/// A document's key under `prefix`.
+pub(crate) fn doc_key(prefix: &str, key: &str) -> String {
+    format!("{prefix}{key}")
+}
+
+/// A document's version key under `prefix`.
+pub(crate) fn version_key(prefix: &str, key: &str) -> String {
+    format!("{prefix}~version:{key}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +151,12 @@ mod tests {
         let config: RedisSinkConfig = serde_json::from_str(r#"{"format": "hash"}"#).unwrap();
         assert_eq!(config.format, RedisFormat::Hash);
         assert_eq!(config.version_key("7"), "~version:7");
+        let orders = RedisSinkConfig {
+            key_prefix: "orders:".into(),
+            ..RedisSinkConfig::default()
+        };
+        assert_eq!(orders.generation_key(), "orders:~generation");
+        assert_eq!(orders.generation_prefix("g7"), "orders:~g7:");
     }
 
     #[test]

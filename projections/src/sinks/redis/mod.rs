@@ -8,11 +8,23 @@
 //! | `script.rs` | the Lua version guard and how a change becomes its call |
 //! | `codec.rs` | documents to and from Redis values (JSON string or hash fields) |
 //! | `sink.rs` | [`RedisSink`]: load with one pipeline, write with one pipeline |
+//! | `read.rs` | documents and versions under one key prefix, in one pipeline |
+//! | `generation.rs` | key generations: the pointer, its atomic switch, dropping a generation |
+//! | `reader.rs` | [`RedisReader`]: reads documents, following the generation pointer |
 
 mod codec;
 mod config;
+mod generation;
+mod read;
+mod reader;
 mod script;
 mod sink;
 
 pub use config::{RedisFormat, RedisSinkConfig};
+pub use reader::RedisReader;
 pub use sink::RedisSink;
+
+/// A fresh generation name after `current`, for a rebuild.
+pub(crate) fn next_generation(current: &str) -> String {
+    generation::next_name(Some(current))
+}

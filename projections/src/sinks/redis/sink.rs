@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, RetryMethod, ServerErrorKind};
-use serde_json::Value;
 
-use super::codec;
-use super::config::{RedisFormat, RedisSinkConfig};
+use super::config::{RedisFormat, RedisSinkConfig, doc_key, version_key};
 use super::script::{self, Write};
+use super::{codec, generation, read};
 use crate::sink::{Change, Op, Rejected, Sink, Stored, WriteReport};
 use crate::{Error, Result};
 
@@ -19,12 +18,25 @@ pub struct RedisSink {
     config: RedisSinkConfig,
     conn: ConnectionManager,
     guard: redis::Script,
+    keyspace: Keyspace,
+}
+
+/// Where the documents' keys are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Keyspace {
+    /// `<prefix><key>`.
+    Plain,
+    /// The generation the pointer names, read at every call.
+    Current,
+    /// `<prefix>~<generation>:<key>` for this generation (what a rebuild fills).
+    Fixed(String),
 }
 
 impl std::fmt::Debug for RedisSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSink")
             .field("config", &self.config)
+            .field("keyspace", &self.keyspace)
             .finish_non_exhaustive()
     }
 }
@@ -50,9 +62,65 @@ impl RedisSink {
             config,
             conn,
             guard: script::guard(),
+            keyspace: Keyspace::Plain,
         };
         sink.load_script().await?;
         Ok(sink)
+    }
+
+    /// Like [`build`](Self::build), but documents live in key generations: the pointer
+    /// `<prefix>~generation` names the current one (a first generation is created when it is
+    /// missing) and documents are under `<prefix>~<generation>:<key>`. Every load and write
+    /// follows the pointer, so that [`rebuild_redis`](crate::rebuild_redis) can later switch it.
+    /// Readers resolve it too: [`RedisReader`](super::RedisReader).
+    pub async fn build_with_generations(config: RedisSinkConfig) -> Result<Self> {
+        let mut sink = Self::build(config).await?;
+        generation::ensure(&sink.conn, &sink.config.generation_key()).await?;
+        sink.keyspace = Keyspace::Current;
+        Ok(sink)
+    }
+
+    /// The same sink writing to generation `generation`, whatever the pointer says.
+    pub(crate) fn at_generation(&self, generation: &str) -> Self {
+        Self {
+            keyspace: Keyspace::Fixed(generation.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The generation the pointer names now (`None` without generations).
+    pub(crate) async fn current_generation(&self) -> Result<Option<String>> {
+        generation::current(&self.conn, &self.config.generation_key()).await
+    }
+
+    /// Points the model from generation `old` to `new` atomically.
+    pub(crate) async fn switch_generation(&self, old: &str, new: &str) -> Result<()> {
+        generation::switch(&self.conn, &self.config.generation_key(), old, new).await
+    }
+
+    /// Deletes every key of `generation`; returns how many.
+    pub(crate) async fn drop_generation(&self, generation: &str) -> Result<usize> {
+        generation::drop_keys(&self.conn, &self.config.generation_prefix(generation)).await
+    }
+
+    /// What this sink's keys start with now.
+    async fn prefix(&self) -> Result<String> {
+        match &self.keyspace {
+            Keyspace::Plain => Ok(self.config.key_prefix.clone()),
+            Keyspace::Fixed(generation) => Ok(self.config.generation_prefix(generation)),
+            Keyspace::Current => {
+                let pointer = self.config.generation_key();
+                match generation::current(&self.conn, &pointer).await? {
+                    Some(generation) => Ok(self.config.generation_prefix(&generation)),
+                    None => Err(Error::Refused {
+                        sink: "redis",
+                        reason: format!(
+                            "generation pointer `{pointer}` is missing: the model's generations were deleted"
+                        ),
+                    }),
+                }
+            }
+        }
     }
 
     /// The configuration it was built with.
@@ -69,7 +137,11 @@ impl RedisSink {
             .map_err(classify)
     }
 
-    fn pipeline(&self, changes: &[Change]) -> (redis::Pipeline, Vec<usize>, Vec<Rejected>) {
+    fn pipeline(
+        &self,
+        prefix: &str,
+        changes: &[Change],
+    ) -> (redis::Pipeline, Vec<usize>, Vec<Rejected>) {
         let ttl_ms = self.config.ttl_secs.map_or(0, |s| s.saturating_mul(1000));
         let tombstone_ms = self.config.tombstone_ttl_secs.saturating_mul(1000);
         let sha = self.guard.get_hash();
@@ -95,8 +167,8 @@ impl RedisSink {
                     }
                 },
             };
-            let key = self.config.key(&change.key);
-            let version_key = self.config.version_key(&change.key);
+            let key = doc_key(prefix, &change.key);
+            let version_key = version_key(prefix, &change.key);
             script::add_call(
                 &mut pipe,
                 sha,
@@ -122,54 +194,13 @@ impl Sink for RedisSink {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.cmd("GET").arg(self.config.version_key(key));
-            match self.config.format {
-                RedisFormat::Json => pipe.cmd("GET").arg(self.config.key(key)),
-                RedisFormat::Hash => pipe.cmd("HGETALL").arg(self.config.key(key)),
-            };
-        }
-        let mut conn = self.conn.clone();
-        let replies: Vec<redis::Value> = pipe.query_async(&mut conn).await.map_err(classify)?;
-        let mut stored = HashMap::new();
-        for (key, pair) in keys.iter().zip(replies.chunks(2)) {
-            let [version, doc] = pair else {
-                continue;
-            };
-            let version: Option<u64> = redis::from_redis_value_ref(version).map_err(unexpected)?;
-            let doc = match self.config.format {
-                RedisFormat::Json => {
-                    let text: Option<String> =
-                        redis::from_redis_value_ref(doc).map_err(unexpected)?;
-                    text.map(|t| serde_json::from_str::<Value>(&t))
-                        .transpose()
-                        .map_err(|e| Error::Refused {
-                            sink: "redis",
-                            reason: format!("document `{key}` is not JSON: {e}"),
-                        })?
-                }
-                RedisFormat::Hash => {
-                    let fields: Vec<(String, String)> =
-                        redis::from_redis_value_ref(doc).map_err(unexpected)?;
-                    (!fields.is_empty()).then(|| codec::from_fields(fields))
-                }
-            };
-            if version.is_some() || doc.is_some() {
-                stored.insert(
-                    key.clone(),
-                    Stored {
-                        version: version.unwrap_or(0),
-                        doc,
-                    },
-                );
-            }
-        }
-        Ok(stored)
+        let prefix = self.prefix().await?;
+        read::load(&self.conn, self.config.format, &prefix, keys).await
     }
 
     async fn write(&self, changes: &[Change]) -> Result<WriteReport> {
-        let (pipe, sent, rejected) = self.pipeline(changes);
+        let prefix = self.prefix().await?;
+        let (pipe, sent, rejected) = self.pipeline(&prefix, changes);
         let mut report = WriteReport {
             rejected,
             ..WriteReport::default()
@@ -198,7 +229,7 @@ impl Sink for RedisSink {
 }
 
 /// A connection or server-side transient failure is retryable; anything else is not.
-fn classify(error: RedisError) -> Error {
+pub(super) fn classify(error: RedisError) -> Error {
     if matches!(error.retry_method(), RetryMethod::NoRetry) && !error.is_timeout() {
         Error::Refused {
             sink: "redis",
@@ -209,17 +240,9 @@ fn classify(error: RedisError) -> Error {
     }
 }
 
-fn unavailable(error: RedisError) -> Error {
+pub(super) fn unavailable(error: RedisError) -> Error {
     Error::Unavailable {
         sink: "redis",
         reason: error.to_string(),
-    }
-}
-
-/// A reply of an unexpected type (a key holding something else than this sink writes).
-fn unexpected(error: impl std::fmt::Display) -> Error {
-    Error::Refused {
-        sink: "redis",
-        reason: format!("unexpected reply: {error}"),
     }
 }

@@ -1,28 +1,15 @@
-//! Rebuild without downtime: replay the history into a new Elasticsearch index while the alias
-//! keeps serving the old one, catch up, switch the alias atomically, drop the old index.
+//! Rebuilding an Elasticsearch read model into a new index behind its alias.
 
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use keel_core::EventStore;
-use keel_core::Position;
 use keel_core::store::CheckpointStore;
 
+use super::{RebuildReport, replay_and_switch};
 use crate::Result;
 use crate::projection::Projection;
 use crate::runner::ProjectionRunner;
 use crate::sinks::elasticsearch::{ElasticsearchSink, ElasticsearchSinkConfig};
-
-/// What a rebuild did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RebuildReport {
-    /// The index the alias pointed to before (now deleted).
-    pub old_index: Option<String>,
-    /// The index it points to now.
-    pub new_index: String,
-    /// Events replayed into the new index.
-    pub events: usize,
-}
 
 /// Rebuilds the Elasticsearch read model of `live`'s projection behind the alias
 /// `config.index`, without downtime:
@@ -55,23 +42,10 @@ where
         ..config
     })
     .await?;
-    let rebuild = live.sibling("rebuild", vec![Arc::new(target)]);
-    rebuild
-        .store()
-        .save_checkpoint(rebuild.checkpoint_name(), Position::START)
-        .await?;
-
-    let head = rebuild.store().head().await?;
-    let bar = progress_bar(progress, head.seq, live.name());
-    let mut events = rebuild.catch_up_with(|at| bar.set_position(at.seq)).await?;
-    {
-        let _held = live.hold().await;
-        events += rebuild.catch_up_with(|at| bar.set_position(at.seq)).await?;
-        current
-            .switch_alias(old_index.as_deref(), &new_index)
-            .await?;
-    }
-    bar.finish_with_message(format!("{} rebuilt into {new_index}", live.name()));
+    let events = replay_and_switch(live, Arc::new(target), progress, &new_index, || {
+        current.switch_alias(old_index.as_deref(), &new_index)
+    })
+    .await?;
     if let Some(old) = &old_index {
         current.delete_index(old).await?;
     }
@@ -81,18 +55,4 @@ where
         new_index,
         events,
     })
-}
-
-fn progress_bar(visible: bool, len: u64, name: &str) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, ETA {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar.set_message(format!("rebuilding {name}"));
-    bar
 }
