@@ -1,6 +1,6 @@
 //! The command line.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::settings::Settings;
 
@@ -15,25 +15,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How the order saga is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SagaStyle {
-    /// A coordinator sends commands and compensations (default).
-    Orchestration,
-    /// Participants react to each other's events.
-    Choreography,
-}
-
-impl SagaStyle {
-    /// The flag value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Orchestration => "orchestration",
-            Self::Choreography => "choreography",
-        }
-    }
 }
 
 /// The subcommands.
@@ -63,22 +44,15 @@ pub enum Command {
     Translate,
     /// Role: domain events → Elasticsearch and Redis.
     Project,
-    /// Role: the saga orchestrator (and the `orders` participant).
-    Saga {
-        /// Orchestration or choreography.
-        #[arg(long, value_enum, default_value = "orchestration")]
-        saga: SagaStyle,
-    },
+    /// Role: the saga orchestrator and the `orders` participant (with choreography: the
+    /// orders reactor).
+    Saga,
     /// Role: the inventory participant.
     Inventory,
     /// Role: the payment participant.
     Payment,
     /// Every role, each as its own process, until ctrl-c.
-    All {
-        /// Orchestration or choreography.
-        #[arg(long, value_enum, default_value = "orchestration")]
-        saga: SagaStyle,
-    },
+    All,
     /// An order's state at a time, or its history after one.
     Replay {
         /// What to replay (`order`).
@@ -104,9 +78,6 @@ pub enum Command {
         /// Seed of every random choice.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Orchestration or choreography.
-        #[arg(long, value_enum, default_value = "orchestration")]
-        saga: SagaStyle,
         /// SIGKILL this many roles at random moments (restarting each).
         #[arg(long, default_value_t = 0)]
         kills: u32,

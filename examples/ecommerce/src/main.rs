@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use ecommerce::cli::{Cli, Command, SagaStyle};
+use ecommerce::cli::{Cli, Command};
 use ecommerce::roles::shutdown_signal;
+use ecommerce::settings::SagaStyle;
 use ecommerce::{Result, demo, legacy, replay, roles, setup};
 
 fn service(command: &Command) -> Option<&'static str> {
@@ -16,7 +17,7 @@ fn service(command: &Command) -> Option<&'static str> {
         Command::Capture => "ecommerce-capture",
         Command::Translate => "ecommerce-translate",
         Command::Project => "ecommerce-project",
-        Command::Saga { .. } => "ecommerce-saga",
+        Command::Saga => "ecommerce-saga",
         Command::Inventory => "ecommerce-inventory",
         Command::Payment => "ecommerce-payment",
         _ => return None,
@@ -72,26 +73,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Capture => roles::capture::run(settings).await?,
         Command::Translate => roles::translate::run(settings, shutdown_signal()).await?,
         Command::Project => roles::project::run(settings, shutdown_signal()).await?,
-        Command::Saga {
-            saga: SagaStyle::Orchestration,
-        } => roles::saga::run(settings, shutdown_signal()).await?,
-        Command::Saga {
-            saga: SagaStyle::Choreography,
+        Command::Saga | Command::Inventory | Command::Payment => {
+            let role = match cli.command {
+                Command::Saga => "orders",
+                Command::Inventory => "inventory",
+                _ => "payment",
+            };
+            match settings.saga {
+                SagaStyle::Orchestration if role == "orders" => {
+                    roles::saga::run(settings, shutdown_signal()).await?;
+                }
+                SagaStyle::Orchestration => {
+                    roles::participants::run(settings, role, shutdown_signal()).await?;
+                }
+                SagaStyle::Choreography => {
+                    roles::choreography::run(settings, role, shutdown_signal()).await?;
+                }
+            }
         }
-        | Command::All {
-            saga: SagaStyle::Choreography,
-        } => {
-            return Err(
-                "--saga choreography is not built yet in this example; use orchestration".into(),
-            );
-        }
-        Command::Inventory => {
-            roles::participants::run(settings, "inventory", shutdown_signal()).await?
-        }
-        Command::Payment => {
-            roles::participants::run(settings, "payment", shutdown_signal()).await?
-        }
-        Command::All { saga } => roles::supervisor::run_all(settings, saga.as_str()).await?,
+        Command::All => roles::supervisor::run_all(settings).await?,
         Command::Replay { id, at, from, .. } => {
             let at = at.map(|t| replay::parse_time("--at", &t)).transpose()?;
             let from = from.map(|t| replay::parse_time("--from", &t)).transpose()?;
@@ -104,13 +104,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             orders,
             rate,
             seed,
-            saga,
             kills,
             settle_timeout,
         } => {
             let options = demo::DemoOptions {
                 plan: legacy::load::LoadPlan { orders, rate, seed },
-                saga: saga.as_str().to_owned(),
                 kills,
                 settle_timeout: Duration::from_secs(settle_timeout),
             };

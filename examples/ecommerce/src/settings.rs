@@ -3,7 +3,7 @@
 //! Every name derives from one database name (`ecommerce` by default): a test run gets its own
 //! (`--namespace t1` → `ecommerce_t1`), so several runs share the stack without meeting.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 /// Connection settings and the deployment's namespace, shared by every role (flags or
 /// environment variables, so `ecommerce all` hands them to its children).
@@ -60,6 +60,16 @@ pub struct Settings {
         default_value = "http://127.0.0.1:16686"
     )]
     pub jaeger: String,
+    /// How the order saga runs: a coordinator (orchestration) or reacting participants
+    /// (choreography).
+    #[arg(
+        long,
+        value_enum,
+        env = "ECOMMERCE_SAGA",
+        global = true,
+        default_value = "orchestration"
+    )]
+    pub saga: SagaStyle,
     /// Where roles keep local state (the capture offsets file) and logs.
     #[arg(
         long,
@@ -82,6 +92,7 @@ impl Settings {
             ("ECOMMERCE_ELASTICSEARCH", self.elasticsearch.clone()),
             ("ECOMMERCE_JAEGER", self.jaeger.clone()),
             ("ECOMMERCE_STATE_DIR", self.state_dir.display().to_string()),
+            ("ECOMMERCE_SAGA", self.saga.as_str().to_owned()),
         ]
     }
 
@@ -115,6 +126,25 @@ impl Settings {
     /// This deployment's directory for state and logs.
     pub fn dir(&self) -> std::path::PathBuf {
         self.state_dir.join(self.names().database)
+    }
+}
+
+/// How the order saga is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SagaStyle {
+    /// A coordinator sends commands and compensations (default).
+    Orchestration,
+    /// Participants react to each other's events.
+    Choreography,
+}
+
+impl SagaStyle {
+    /// The flag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Orchestration => "orchestration",
+            Self::Choreography => "choreography",
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! The example end to end against the stack (`make up`): the demo's checks on a small load, and
-//! the same checks after SIGKILLing roles at random moments during the load. Each run uses its
-//! own namespace (databases, topics, indices, keys).
+//! The example end to end against the stack (`make up`), for both saga styles: the demo's checks
+//! on a small load, and the same checks after SIGKILLing roles at random moments during the
+//! load (10 kills, every role at least once, each restarted). Each run uses its own namespace
+//! (databases, topics, indices, keys).
 
 #![cfg(feature = "integration")]
 
@@ -26,19 +27,23 @@ fn require_stack() {
     }
 }
 
-/// Runs `ecommerce demo` with `args` in a fresh namespace; returns its JSON report.
-fn demo(name: &str, args: &[&str]) -> Value {
+/// Runs `ecommerce --saga <saga> demo <args>` in a fresh namespace; returns its JSON report
+/// after checking that every check passed and the exit status says so.
+fn demo(name: &str, saga: &str, args: &[&str]) -> Value {
     let _guard = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     require_stack();
     let namespace = format!("{name}{}", std::process::id());
+    let state_dir = concat!(env!("CARGO_TARGET_TMPDIR"), "/ecommerce");
     let output = Command::new(env!("CARGO_BIN_EXE_ecommerce"))
         .args([
             "--namespace",
             &namespace,
+            "--saga",
+            saga,
             "--state-dir",
-            concat!(env!("CARGO_TARGET_TMPDIR"), "/ecommerce"),
+            state_dir,
             "demo",
         ])
         .args(args)
@@ -67,6 +72,7 @@ fn demo(name: &str, args: &[&str]) -> Value {
         "exit {:?}\nstderr:\n{stderr}",
         output.status
     );
+    assert_eq!(report["saga"], saga, "{report}");
     report
 }
 
@@ -89,15 +95,6 @@ fn assert_complete(report: &Value, orders: u64) {
         Some(6),
         "{report}"
     );
-}
-
-#[test]
-fn orchestrated_orders_pass_every_check() {
-    let report = demo(
-        "e2eorch",
-        &["--orders", "150", "--rate", "30", "--saga", "orchestration"],
-    );
-    assert_complete(&report, 150);
     assert!(
         report["compensated_trace"]["url"]
             .as_str()
@@ -106,26 +103,11 @@ fn orchestrated_orders_pass_every_check() {
     );
 }
 
-#[test]
-fn orchestrated_orders_pass_every_check_after_ten_sigkills() {
-    let report = demo(
-        "e2eorchkill",
-        &[
-            "--orders",
-            "200",
-            "--rate",
-            "15",
-            "--saga",
-            "orchestration",
-            "--kills",
-            "10",
-        ],
-    );
-    assert_complete(&report, 200);
-    let kills = report["kills"].as_object().expect("kills");
+fn assert_killed_every_role(report: &Value, kills: u64) {
+    let killed = report["kills"].as_object().expect("kills");
     assert_eq!(
-        kills.values().filter_map(Value::as_u64).sum::<u64>(),
-        10,
+        killed.values().filter_map(Value::as_u64).sum::<u64>(),
+        kills,
         "{report}"
     );
     for role in [
@@ -136,9 +118,43 @@ fn orchestrated_orders_pass_every_check_after_ten_sigkills() {
         "inventory",
         "payment",
     ] {
-        assert!(
-            kills.get(role).and_then(Value::as_u64).unwrap_or(0) >= 1,
-            "{role} was never killed: {report}"
-        );
+        let n = killed.get(role).and_then(Value::as_u64).unwrap_or(0);
+        assert!(n >= 1, "{role} was never killed: {report}");
     }
+}
+
+#[test]
+fn orchestrated_orders_pass_every_check() {
+    let report = demo(
+        "e2eorch",
+        "orchestration",
+        &["--orders", "150", "--rate", "30"],
+    );
+    assert_complete(&report, 150);
+}
+
+#[test]
+fn orchestrated_orders_pass_every_check_after_ten_sigkills() {
+    let args = ["--orders", "200", "--rate", "15", "--kills", "10"];
+    let report = demo("e2eorchkill", "orchestration", &args);
+    assert_complete(&report, 200);
+    assert_killed_every_role(&report, 10);
+}
+
+#[test]
+fn choreographed_orders_pass_every_check() {
+    let report = demo(
+        "e2echor",
+        "choreography",
+        &["--orders", "150", "--rate", "30"],
+    );
+    assert_complete(&report, 150);
+}
+
+#[test]
+fn choreographed_orders_pass_every_check_after_ten_sigkills() {
+    let args = ["--orders", "200", "--rate", "15", "--kills", "10"];
+    let report = demo("e2echorkill", "choreography", &args);
+    assert_complete(&report, 200);
+    assert_killed_every_role(&report, 10);
 }

@@ -28,8 +28,6 @@ pub use report::Report;
 pub struct DemoOptions {
     /// The load.
     pub plan: LoadPlan,
-    /// `orchestration` or `choreography`.
-    pub saga: String,
     /// Roles to SIGKILL during the load (0: none).
     pub kills: u32,
     /// Longest wait for quiet after the load.
@@ -52,7 +50,7 @@ pub async fn run(settings: &Settings, options: &DemoOptions) -> crate::Result<Re
         ROLES.join(", "),
         settings.dir().join("logs").display()
     ));
-    let mut supervisor = Supervisor::new(settings, &options.saga)?;
+    let mut supervisor = Supervisor::new(settings)?;
     supervisor.start_all()?;
     let result = drive(settings, options, &setup.products, &mut supervisor).await;
     supervisor.stop_all().await;
@@ -118,7 +116,7 @@ async fn drive(
     checks.push(traces::check(&stores, compensated.as_ref()).await?);
     pool.disconnect().await?;
     Ok(Report::new(
-        options,
+        settings.saga,
         load_report,
         figures,
         &latencies,

@@ -92,6 +92,18 @@ impl Observed {
         .fetch_all(stores.events.pool())
         .await?;
         o.sagas = rows.into_iter().map(|(t, s, n)| ((t, s), n)).collect();
+        if stores.settings.saga == crate::settings::SagaStyle::Choreography {
+            let view = crate::roles::choreography::view(&stores.events).await?;
+            for &id in &ids {
+                if let Some(status) = view.status(streams::correlation(id)) {
+                    let key = (
+                        "order-fulfilment".to_owned(),
+                        state_name(status.state).to_owned(),
+                    );
+                    *o.sagas.entry(key).or_default() += 1;
+                }
+            }
+        }
         Ok(o)
     }
 
@@ -131,6 +143,17 @@ impl Observed {
         let stock: Vec<(i64, i64)> = conn.query("SELECT id, stock FROM products").await?;
         self.legacy_stock = stock.into_iter().collect();
         Ok(())
+    }
+}
+
+/// A choreographed instance's state under the saga table's names.
+pub fn state_name(state: keel::sagas::choreography::ChoreographyState) -> &'static str {
+    use keel::sagas::choreography::ChoreographyState as S;
+    match state {
+        S::Completed => "completed",
+        S::Compensated => "compensated",
+        S::Compensating => "compensating",
+        _ => "running",
     }
 }
 

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::DemoOptions;
 use super::checks::{Check, Figures};
 use super::probe::{Latencies, percentile};
 use super::traces::SagaTrace;
@@ -36,7 +35,7 @@ impl Report {
     /// Assembles the report.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        options: &DemoOptions,
+        saga: crate::settings::SagaStyle,
         load: LoadReport,
         figures: Figures,
         latencies: &Latencies,
@@ -47,7 +46,7 @@ impl Report {
     ) -> Self {
         let stats = |values: &[f64]| json!({"p50": percentile(values, 50.0), "p99": percentile(values, 99.0), "samples": values.len()});
         Self {
-            saga: options.saga.clone(),
+            saga: saga.as_str().to_owned(),
             load,
             figures,
             latency_ms: json!({

@@ -55,10 +55,15 @@ async fn progress(stores: &Stores) -> crate::Result<Progress> {
     .await?;
     let head = stores.events.head().await?;
     let mut projections_behind = false;
-    for name in [
+    let reactors: &[&str] = match stores.settings.saga {
+        crate::settings::SagaStyle::Orchestration => &[],
+        crate::settings::SagaStyle::Choreography => &crate::roles::choreography::SUBSCRIPTIONS,
+    };
+    let projections = [
         "projection:orders_read_model",
         "projection:customers_read_model",
-    ] {
+    ];
+    for name in projections.iter().chain(reactors) {
         projections_behind |= stores
             .events
             .load_checkpoint(name)

@@ -34,6 +34,8 @@ impl Stores {
             .get_multiplexed_async_connection()
             .await
             .map_err(|e| format!("redis at {}: {e} (run make up)", settings.redis))?;
+        // The saga tables exist with either saga style (the checks query them).
+        keel::sagas::store::PostgresSagaStore::from_pool(events.pool().clone()).await?;
         Ok(Self {
             settings: settings.clone(),
             mariadb,

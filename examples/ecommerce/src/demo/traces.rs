@@ -6,7 +6,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::checks::Check;
+use keel::EventStore;
+use keel::store::StreamQuery;
+
 use super::stores::Stores;
+use crate::domain::streams;
+use crate::settings::SagaStyle;
 
 /// A saga and its trace.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -19,8 +24,50 @@ pub struct SagaTrace {
     pub url: String,
 }
 
-/// The trace of some `order-fulfilment` saga in `state`, if one exists.
+fn trace_of(stores: &Stores, saga_id: String, traceparent: Option<&str>) -> Option<SagaTrace> {
+    let trace_id = traceparent?.split('-').nth(1)?.to_owned();
+    let url = format!(
+        "{}/trace/{trace_id}",
+        stores.settings.jaeger.trim_end_matches('/')
+    );
+    Some(SagaTrace {
+        saga_id,
+        trace_id,
+        url,
+    })
+}
+
+/// The trace of some `order-fulfilment` saga in `state` (`completed` or `compensated`), if
+/// one exists: from the saga table (orchestration), or from the choreography view and the
+/// order's first event (choreography: a compensated one that released stock).
 pub async fn find(stores: &Stores, state: &str) -> crate::Result<Option<SagaTrace>> {
+    if stores.settings.saga == SagaStyle::Choreography {
+        let view = crate::roles::choreography::view(&stores.events).await?;
+        let mut ids: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT CAST(substr(stream_id, 7) AS BIGINT) FROM keel_events WHERE stream_id LIKE 'order-%'")
+            .fetch_all(stores.events.pool())
+            .await?;
+        ids.sort_unstable();
+        for id in ids {
+            let Some(status) = view.status(streams::correlation(id)) else {
+                continue;
+            };
+            let wanted = super::observed::state_name(status.state) == state
+                && (state != "compensated"
+                    || status
+                        .compensations
+                        .iter()
+                        .any(|c| c == "InventoryReleased"));
+            if wanted {
+                let first = stores
+                    .events
+                    .read_stream(&streams::order(id), StreamQuery::all().limit(1))
+                    .await?;
+                let traceparent = first.first().and_then(|e| e.metadata.traceparent.clone());
+                return Ok(trace_of(stores, streams::order(id), traceparent.as_deref()));
+            }
+        }
+        return Ok(None);
+    }
     let row: Option<(String, Value)> = sqlx::query_as(
         "SELECT saga_id, body FROM keel_saga_instances WHERE saga_type = 'order-fulfilment' AND state = $1 ORDER BY saga_id LIMIT 1",
     )
@@ -28,17 +75,8 @@ pub async fn find(stores: &Stores, state: &str) -> crate::Result<Option<SagaTrac
     .fetch_optional(stores.events.pool())
     .await?;
     Ok(row.and_then(|(saga_id, body)| {
-        let traceparent = body["trace"]["traceparent"].as_str()?;
-        let trace_id = traceparent.split('-').nth(1)?.to_owned();
-        let url = format!(
-            "{}/trace/{trace_id}",
-            stores.settings.jaeger.trim_end_matches('/')
-        );
-        Some(SagaTrace {
-            saga_id,
-            trace_id,
-            url,
-        })
+        let traceparent = body["trace"]["traceparent"].as_str().map(str::to_owned);
+        trace_of(stores, saga_id, traceparent.as_deref())
     }))
 }
 
@@ -80,9 +118,9 @@ async fn spans(
                     )
                 })
                 .collect();
-            if spans.iter().any(|(op, _)| op == "keel.saga.compensation")
-                || started.elapsed() > patience
-            {
+            let compensation =
+                |op: &str| op == "keel.saga.compensation" || op == "ecommerce.compensate";
+            if spans.iter().any(|(op, _)| compensation(op)) || started.elapsed() > patience {
                 return Ok(spans);
             }
         } else if started.elapsed() > patience {
@@ -107,17 +145,29 @@ pub async fn check(stores: &Stores, compensated: Option<&SagaTrace>) -> crate::R
     let has = |op: &str| spans.iter().any(|(o, _)| o == op);
     let services: std::collections::BTreeSet<&str> =
         spans.iter().map(|(_, s)| s.as_str()).collect();
-    let missing: Vec<&str> = [
-        "ecommerce.translate",
-        "keel.saga",
-        "keel.saga.step",
-        "keel.saga.compensation",
-        "keel.saga.participant",
-    ]
-    .into_iter()
-    .filter(|op| !has(op))
-    .collect();
-    let passed = missing.is_empty() && services.contains("ecommerce-saga");
+    let (expected, service): (&[&str], &str) = match stores.settings.saga {
+        SagaStyle::Orchestration => (
+            &[
+                "ecommerce.translate",
+                "keel.saga",
+                "keel.saga.step",
+                "keel.saga.compensation",
+                "keel.saga.participant",
+            ],
+            "ecommerce-saga",
+        ),
+        SagaStyle::Choreography => (
+            &[
+                "ecommerce.translate",
+                "ecommerce.react",
+                "ecommerce.compensate",
+                "keel.execute",
+            ],
+            "ecommerce-inventory",
+        ),
+    };
+    let missing: Vec<&str> = expected.iter().copied().filter(|op| !has(op)).collect();
+    let passed = missing.is_empty() && services.contains(service);
     Ok(Check {
         name,
         passed,

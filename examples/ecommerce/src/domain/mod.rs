@@ -1,10 +1,12 @@
 //! The event-sourced aggregates: `Order` (fed by the legacy tables through capture), `Customer`,
-//! and the saga participants' own `Inventory` (one per product) and `Payment` (one per order).
+//! and the saga participants' own `Inventory` (one per product), `Payment` (one per order) and,
+//! with choreography, `Reservation` (one per order).
 
 pub mod customer;
 pub mod inventory;
 pub mod order;
 pub mod payment;
+pub mod reservation;
 
 /// Stream ids: one prefix per aggregate type, then the legacy primary key.
 pub mod streams {
@@ -19,6 +21,14 @@ pub mod streams {
     /// `inventory-<product id>`.
     pub fn inventory(product_id: i64) -> String {
         format!("inventory-{product_id}")
+    }
+    /// `reservation-<order id>` (choreography).
+    pub fn reservation(order_id: i64) -> String {
+        format!("reservation-{order_id}")
+    }
+    /// The correlation id of everything that happens to order `id`.
+    pub fn correlation(order_id: i64) -> uuid::Uuid {
+        keel::event::deterministic_id(&order(order_id))
     }
     /// `payment-<order id>`.
     pub fn payment(order_id: i64) -> String {

@@ -51,6 +51,8 @@ pub enum PaymentCommand {
         /// The customer's limit.
         credit_limit_cents: i64,
     },
+    /// Refuse without charging (the order was cancelled before payment).
+    Decline(String),
     /// Pay back what was captured, if anything.
     Refund,
 }
@@ -96,6 +98,11 @@ impl Aggregate for Payment {
             } => vec![PaymentEvent::PaymentCaptured {
                 customer_id,
                 amount_cents,
+            }],
+            PaymentCommand::Decline(_) if decided => vec![],
+            PaymentCommand::Decline(reason) => vec![PaymentEvent::PaymentDeclined {
+                amount_cents: 0,
+                reason,
             }],
             PaymentCommand::Refund if self.captured_cents > self.refunded_cents => {
                 vec![PaymentEvent::PaymentRefunded {

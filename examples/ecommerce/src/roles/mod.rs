@@ -3,6 +3,7 @@
 //! killed at any moment picks up where it stopped.
 
 pub mod capture;
+pub mod choreography;
 pub mod participants;
 pub mod project;
 pub mod saga;

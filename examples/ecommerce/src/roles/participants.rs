@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::domain::customer::Customer;
 use crate::domain::inventory::{Inventory, InventoryCommand, InventoryError};
+use crate::domain::order::Line;
 use crate::domain::payment::{Payment, PaymentCommand};
 use crate::domain::streams;
 use crate::sagas::OrderFulfilment;
@@ -100,6 +101,7 @@ pub async fn execute<A: Aggregate>(
     repo: &Repository<A, PostgresStore>,
     stream: &str,
     command: A::Command,
+    metadata: &Metadata,
 ) -> keel::sagas::Result<Result<A, A::Error>>
 where
     A::Command: Clone,
@@ -107,7 +109,7 @@ where
     let mut attempts = 0;
     loop {
         match repo
-            .execute(stream, command.clone(), Metadata::default())
+            .execute(stream, command.clone(), metadata.clone())
             .await
         {
             Ok(done) => return Ok(Ok(done.state)),
@@ -122,66 +124,77 @@ struct InventoryHandler {
     inventory: Repository<Inventory, PostgresStore>,
 }
 
-impl InventoryHandler {
-    async fn release(
-        &self,
-        order_id: i64,
-        products: impl Iterator<Item = i64>,
-    ) -> keel::sagas::Result<()> {
-        for product in products {
-            let _ = execute(
-                &self.inventory,
-                &streams::inventory(product),
-                InventoryCommand::Release { order_id },
-            )
-            .await?;
-        }
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl CommandHandler for InventoryHandler {
     async fn handle(&self, command: &CommandEnvelope) -> keel::sagas::Result<ReplyOutcome> {
         let order = data(command)?;
+        let none = Metadata::default();
         match command.command_type.as_str() {
-            "ReserveInventory" => {
-                for (i, line) in order.lines.iter().enumerate() {
-                    let reserve = InventoryCommand::Reserve {
-                        order_id: order.order_id,
-                        quantity: line.quantity,
-                    };
-                    if let Err(InventoryError::Insufficient { wanted, available }) = execute(
-                        &self.inventory,
-                        &streams::inventory(line.product_id),
-                        reserve,
-                    )
-                    .await?
-                    {
-                        // Undo this order's earlier lines: the step as a whole did not happen.
-                        self.release(
-                            order.order_id,
-                            order.lines[..i].iter().map(|l| l.product_id),
-                        )
-                        .await?;
-                        return Ok(ReplyOutcome::Failure {
-                            reason: format!(
-                                "insufficient stock of product {}: {wanted} wanted, {available} available",
-                                line.product_id
-                            ),
-                        });
-                    }
-                }
-                Ok(ReplyOutcome::Success { data: Value::Null })
-            }
+            "ReserveInventory" => Ok(
+                match reserve_lines(&self.inventory, order.order_id, &order.lines, &none).await? {
+                    Ok(()) => ReplyOutcome::Success { data: Value::Null },
+                    Err(reason) => ReplyOutcome::Failure { reason },
+                },
+            ),
             "ReleaseInventory" => {
-                self.release(order.order_id, order.lines.iter().map(|l| l.product_id))
-                    .await?;
+                release_lines(&self.inventory, order.order_id, &order.lines, &none).await?;
                 Ok(ReplyOutcome::Success { data: Value::Null })
             }
             other => Err(failed("inventory", format!("no command `{other}`"))),
         }
     }
+}
+
+/// Holds every line of order `order_id` on its product's stock, or none: when one line cannot
+/// be held, the lines held before it are returned and the reason is given. Holding twice holds
+/// nothing more.
+pub async fn reserve_lines(
+    inventory: &Repository<Inventory, PostgresStore>,
+    order_id: i64,
+    lines: &[Line],
+    metadata: &Metadata,
+) -> keel::sagas::Result<Result<(), String>> {
+    for (i, line) in lines.iter().enumerate() {
+        let reserve = InventoryCommand::Reserve {
+            order_id,
+            quantity: line.quantity,
+        };
+        if let Err(InventoryError::Insufficient { wanted, available }) = execute(
+            inventory,
+            &streams::inventory(line.product_id),
+            reserve,
+            metadata,
+        )
+        .await?
+        {
+            release_lines(inventory, order_id, &lines[..i], metadata).await?;
+            return Ok(Err(format!(
+                "insufficient stock of product {}: {wanted} wanted, {available} available",
+                line.product_id
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Returns what order `order_id` holds of each line's product (nothing when it holds nothing).
+pub async fn release_lines(
+    inventory: &Repository<Inventory, PostgresStore>,
+    order_id: i64,
+    lines: &[Line],
+    metadata: &Metadata,
+) -> keel::sagas::Result<()> {
+    for line in lines {
+        let release = InventoryCommand::Release { order_id };
+        let _ = execute(
+            inventory,
+            &streams::inventory(line.product_id),
+            release,
+            metadata,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 struct PaymentHandler {
@@ -206,7 +219,8 @@ impl CommandHandler for PaymentHandler {
                     amount_cents: order.total_cents,
                     credit_limit_cents: customer.state.credit_limit_cents,
                 };
-                let Ok(payment) = execute(&self.payments, &stream, capture).await?;
+                let Ok(payment) =
+                    execute(&self.payments, &stream, capture, &Metadata::default()).await?;
                 Ok(match payment.declined {
                     Some(reason) => ReplyOutcome::Failure {
                         reason: format!("payment declined: {reason}"),
@@ -215,7 +229,13 @@ impl CommandHandler for PaymentHandler {
                 })
             }
             "RefundPayment" => {
-                let Ok(_) = execute(&self.payments, &stream, PaymentCommand::Refund).await?;
+                let Ok(_) = execute(
+                    &self.payments,
+                    &stream,
+                    PaymentCommand::Refund,
+                    &Metadata::default(),
+                )
+                .await?;
                 Ok(ReplyOutcome::Success { data: Value::Null })
             }
             other => Err(failed("payment", format!("no command `{other}`"))),

@@ -13,7 +13,7 @@ use keel::sagas::store::PostgresSagaStore;
 use keel::sagas::{CommandEnvelope, CommandHandler, Coordinator, Participant, ReplyOutcome, Saga};
 use keel::store::PostgresStore;
 use keel::subscription::{EventHandler, Subscription};
-use keel::{DomainEvent, RecordedEvent, Repository};
+use keel::{DomainEvent, Metadata, RecordedEvent, Repository};
 use serde_json::Value;
 
 use super::participants::{execute, failed, kafka_config};
@@ -201,7 +201,14 @@ impl CommandHandler for OrdersHandler {
         match command.command_type.as_str() {
             "StartFulfilment" => Ok(ok),
             "ConfirmOrder" => Ok(
-                match execute(&self.orders, &stream, OrderCommand::Confirm).await? {
+                match execute(
+                    &self.orders,
+                    &stream,
+                    OrderCommand::Confirm,
+                    &Metadata::default(),
+                )
+                .await?
+                {
                     Ok(_) => ok,
                     Err(OrderError::Cancelled(reason)) => ReplyOutcome::Failure {
                         reason: format!("order was cancelled ({reason})"),
@@ -213,7 +220,13 @@ impl CommandHandler for OrdersHandler {
             ),
             "CancelOrder" => {
                 let reason = self.failure_reason(order_id).await?;
-                let _ = execute(&self.orders, &stream, OrderCommand::Cancel(reason)).await?;
+                let _ = execute(
+                    &self.orders,
+                    &stream,
+                    OrderCommand::Cancel(reason),
+                    &Metadata::default(),
+                )
+                .await?;
                 Ok(ok)
             }
             other => Err(failed("orders", format!("no command `{other}`"))),

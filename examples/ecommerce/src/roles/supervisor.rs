@@ -23,7 +23,6 @@ pub const ROLES: [&str; 6] = [
 pub struct Supervisor {
     exe: PathBuf,
     settings: Settings,
-    saga_style: String,
     children: BTreeMap<&'static str, Child>,
     /// How many times each role was killed.
     pub kills: BTreeMap<&'static str, u32>,
@@ -31,12 +30,11 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor of this executable's roles.
-    pub fn new(settings: &Settings, saga_style: &str) -> crate::Result<Self> {
+    pub fn new(settings: &Settings) -> crate::Result<Self> {
         std::fs::create_dir_all(settings.dir().join("logs"))?;
         Ok(Self {
             exe: std::env::current_exe()?,
             settings: settings.clone(),
-            saga_style: saga_style.to_owned(),
             children: BTreeMap::new(),
             kills: BTreeMap::new(),
         })
@@ -63,9 +61,6 @@ impl Supervisor {
             .open(self.log(role))?;
         let mut command = Command::new(&self.exe);
         command.arg(role);
-        if role == "saga" {
-            command.args(["--saga", &self.saga_style]);
-        }
         let child = command
             .envs(self.settings.env())
             .env("NO_COLOR", "1")
@@ -122,8 +117,8 @@ impl Supervisor {
 }
 
 /// `ecommerce all`: every role until ctrl-c; a role that exits is restarted after a second.
-pub async fn run_all(settings: &Settings, saga_style: &str) -> crate::Result<()> {
-    let mut supervisor = Supervisor::new(settings, saga_style)?;
+pub async fn run_all(settings: &Settings) -> crate::Result<()> {
+    let mut supervisor = Supervisor::new(settings)?;
     supervisor.start_all()?;
     eprintln!(
         "running {} (logs in {}); ctrl-c stops",

@@ -93,6 +93,10 @@ impl Translator {
                         cancelled: row.text("status").map_err(bad)? == "cancelled",
                     },
                 };
+                let meta = Metadata {
+                    correlation_id: Some(streams::correlation(id)),
+                    ..meta
+                };
                 execute(&self.orders, &streams::order(id), command, meta).await
             }
             "order_items" => {
@@ -102,6 +106,10 @@ impl Translator {
                     product_id: row.int("product_id").map_err(bad)?,
                     quantity: row.int("quantity").map_err(bad)?,
                     unit_price_cents: row.cents("unit_price").map_err(bad)?,
+                };
+                let meta = Metadata {
+                    correlation_id: Some(streams::correlation(order_id)),
+                    ..meta
                 };
                 execute(
                     &self.orders,
