@@ -143,6 +143,15 @@ pub enum Error {
         offsets: String,
     },
 
+    /// The initial snapshot of a table failed.
+    #[error("snapshot of `{table}`: {reason}")]
+    Snapshot {
+        /// `db.table`, or `*` for the snapshot as a whole.
+        table: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A pure decoding error from one of our event decoders.
     #[error("{0}")]
     Event(#[from] crate::binlog::events::EventError),
