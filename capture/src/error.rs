@@ -129,8 +129,9 @@ pub enum Error {
     /// The server no longer has the binlog position capture would resume from.
     #[error(
         "the server cannot send the binlog from {file}:{pos} ({reason}): the file was purged or \
-         never existed. Delete the offsets file {offsets} to start at the current binlog end, or \
-         restore the binlog; rows changed in between are not captured"
+         never existed. Delete the offsets file {offsets} to start over (at the current binlog end, \
+         or with a snapshot), set snapshot.mode=when_needed to take a new snapshot, or restore \
+         the binlog; rows changed in between are not captured otherwise"
     )]
     PositionUnavailable {
         /// The binlog file asked for.
