@@ -43,19 +43,30 @@ struct Held {
 }
 
 impl Held {
-    /// Debezium's `source.snapshot` value; `last` also for the final row of the snapshot.
     fn marker(&self, final_row: bool) -> &'static str {
-        if final_row || (self.last_in_table && self.last_table) {
-            "last"
-        } else if self.first_in_table && self.first_table {
-            "first"
-        } else if self.last_in_table {
-            "last_in_data_collection"
-        } else if self.first_in_table {
-            "first_in_data_collection"
-        } else {
-            "true"
-        }
+        marker(
+            self.first_table && self.first_in_table,
+            self.first_in_table,
+            (self.last_table && self.last_in_table) || final_row,
+            self.last_in_table,
+        )
+    }
+}
+
+/// Debezium's `source.snapshot` value, in its order of precedence: `last` (last row of the
+/// last table, or the snapshot's final row), `first` (first row of the first table), then the
+/// per-table markers, else `true`.
+fn marker(first: bool, first_in_table: bool, last: bool, last_in_table: bool) -> &'static str {
+    if last {
+        "last"
+    } else if first {
+        "first"
+    } else if last_in_table {
+        "last_in_data_collection"
+    } else if first_in_table {
+        "first_in_data_collection"
+    } else {
+        "true"
     }
 }
 
@@ -342,5 +353,24 @@ impl Capture {
             values.push(BinlogValue::Value(v));
         }
         Ok((values, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::marker;
+
+    #[test]
+    fn markers_follow_debezium_precedence() {
+        assert_eq!(marker(true, true, false, false), "first");
+        assert_eq!(marker(false, false, false, false), "true");
+        assert_eq!(
+            marker(false, true, false, false),
+            "first_in_data_collection"
+        );
+        // A one-row table in the middle: last wins over first.
+        assert_eq!(marker(false, true, false, true), "last_in_data_collection");
+        assert_eq!(marker(true, true, true, true), "last");
+        assert_eq!(marker(false, false, true, true), "last");
     }
 }
