@@ -26,9 +26,11 @@ use crate::offsets::{
 use crate::sink::{self, KafkaSink, Pending, Record};
 use crate::{Error, Result, preflight};
 
+mod plan;
 mod records;
 mod snapshot;
 
+use plan::Plan;
 use records::RecordBuilder;
 use snapshot::SnapshotEnd;
 
@@ -118,16 +120,6 @@ struct State {
     annotate: Option<String>,
     /// The GTID position after the last completed group, when known.
     gtids: Option<BTreeMap<u32, Gtid>>,
-}
-
-/// What a run does, decided from the stored offset and `snapshot.mode`.
-enum Plan {
-    /// Nothing (`initial_only` after a complete snapshot); the stored offset.
-    Done(Offset),
-    /// The initial snapshot, fresh or resumed from stored progress.
-    Snapshot(Option<Offset>),
-    /// Stream the binlog from this offset.
-    Stream(Offset),
 }
 
 enum Outcome {
@@ -253,62 +245,6 @@ impl Capture {
             records_acknowledged: acks.acknowledged,
             offset: acks.stored,
         })
-    }
-
-    /// What this run does, from the stored offset and `snapshot.mode`.
-    async fn plan(&self, conn: &mut mysql_async::Conn, stored: Option<Offset>) -> Result<Plan> {
-        let mode = self.config.snapshot_mode;
-        Ok(match stored {
-            Some(o) if o.snapshot.is_some() => {
-                if mode.takes_snapshot() {
-                    Plan::Snapshot(Some(o))
-                } else {
-                    warn!(file = %o.file, pos = o.pos,
-                          "The offsets hold an unfinished snapshot but snapshot.mode=no_data: \
-                           streaming from its cut; tables not read yet are not captured.");
-                    Plan::Stream(Offset {
-                        snapshot: None,
-                        ..o
-                    })
-                }
-            }
-            Some(o) if mode == SnapshotMode::InitialOnly => {
-                info!(file = %o.file, pos = o.pos,
-                      "The snapshot is complete; snapshot.mode=initial_only does not stream.");
-                Plan::Done(o)
-            }
-            Some(o)
-                if mode == SnapshotMode::WhenNeeded && !binlog::has_file(conn, &o.file).await? =>
-            {
-                warn!(file = %o.file, pos = o.pos,
-                      "The stored binlog position is no longer on the server (purged); \
-                       snapshot.mode=when_needed takes a new snapshot.");
-                Plan::Snapshot(None)
-            }
-            Some(o) => Plan::Stream(o),
-            None if mode.takes_snapshot() => Plan::Snapshot(None),
-            None => Plan::Stream(match &self.start_at {
-                Some(o) => o.clone(),
-                None => binlog::end_position(conn).await?,
-            }),
-        })
-    }
-
-    /// Completes `offset` with its GTID position and reads the binlog end for `exit_at_end`.
-    async fn stream_start(
-        &self,
-        conn: &mut mysql_async::Conn,
-        mut offset: Offset,
-    ) -> Result<(Offset, Option<Offset>)> {
-        if offset.gtid_position.is_none() {
-            offset.gtid_position = binlog::gtid_position_at(conn, &offset.file, offset.pos).await?;
-        }
-        let end = if self.exit_at_end {
-            Some(binlog::end_position(conn).await?)
-        } else {
-            None
-        };
-        Ok((offset, end))
     }
 
     async fn snapshot_then_stream(
