@@ -129,8 +129,9 @@ pub enum Error {
     /// The server no longer has the binlog position capture would resume from.
     #[error(
         "the server cannot send the binlog from {file}:{pos} ({reason}): the file was purged or \
-         never existed. Delete the offsets file {offsets} to start at the current binlog end, or \
-         restore the binlog; rows changed in between are not captured"
+         never existed. Delete the offsets file {offsets} to start over (at the current binlog end, \
+         or with a snapshot), set snapshot.mode=when_needed to take a new snapshot, or restore \
+         the binlog; rows changed in between are not captured otherwise"
     )]
     PositionUnavailable {
         /// The binlog file asked for.
@@ -141,6 +142,15 @@ pub enum Error {
         reason: String,
         /// The offsets file.
         offsets: String,
+    },
+
+    /// The initial snapshot of a table failed.
+    #[error("snapshot of `{table}`: {reason}")]
+    Snapshot {
+        /// `db.table`, or `*` for the snapshot as a whole.
+        table: String,
+        /// Why.
+        reason: String,
     },
 
     /// A pure decoding error from one of our event decoders.

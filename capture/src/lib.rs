@@ -25,6 +25,7 @@ pub mod offsets;
 pub mod preflight;
 mod runner;
 pub mod sink;
+mod snapshot;
 pub mod transforms;
 
 pub use config::ConnectorConfig;

@@ -67,3 +67,11 @@ pub async fn end_position(conn: &mut Conn) -> Result<Offset> {
         }),
     }
 }
+
+/// Whether the server still has the binlog `file` (`SHOW BINARY LOGS`).
+pub async fn has_file(conn: &mut Conn, file: &str) -> Result<bool> {
+    let rows: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await?;
+    Ok(rows
+        .iter()
+        .any(|row| row.get::<String, _>(0).is_some_and(|name| name == file)))
+}

@@ -58,8 +58,10 @@ pub struct ConnectorConfig {
     pub topic_prefix: String,
     /// `database.include.list`, `table.include.list`, `table.exclude.list`.
     pub filter: TableFilter,
-    /// `snapshot.mode`.
+    /// `snapshot.mode` (default `no_data`).
     pub snapshot_mode: SnapshotMode,
+    /// `snapshot.fetch.size` (default 10000): rows per primary-key chunk of a snapshot.
+    pub snapshot_fetch_size: u64,
     /// `max.batch.size` (default 2048): validated for compatibility; librdkafka does the
     /// batching (`kafka.producer.batch.size`, `kafka.producer.linger.ms`).
     pub max_batch_size: usize,
@@ -111,6 +113,7 @@ const KNOWN: &[&str] = &[
     "table.include.list",
     "table.exclude.list",
     "snapshot.mode",
+    "snapshot.fetch.size",
     "max.batch.size",
     "max.queue.size",
     "poll.interval.ms",
@@ -380,6 +383,12 @@ impl ConnectorConfig {
                 .map(SnapshotMode::parse)
                 .transpose()?
                 .unwrap_or(SnapshotMode::NoData),
+            snapshot_fetch_size: opt_u64(
+                get("snapshot.fetch.size"),
+                "snapshot.fetch.size",
+                1,
+                10_000,
+            )?,
             max_batch_size,
             max_queue_size,
             poll_interval_ms: opt_u64(get("poll.interval.ms"), "poll.interval.ms", 1, 500)?,

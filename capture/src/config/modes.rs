@@ -32,8 +32,15 @@ macro_rules! mode {
 }
 
 mode!(
-    /// `snapshot.mode`. Only the modes that take no snapshot are implemented so far.
+    /// `snapshot.mode`: whether a data snapshot is taken before streaming.
     SnapshotMode, "snapshot.mode" {
+        /// Snapshot every captured table when no offsets exist, then stream from the cut
+        /// (Debezium's default).
+        Initial = "initial",
+        /// Snapshot when no offsets exist, then stop without streaming.
+        InitialOnly = "initial_only",
+        /// Snapshot when no offsets exist or the stored position is no longer on the server.
+        WhenNeeded = "when_needed",
         /// No data snapshot: stream from the current binlog end (or the stored offset).
         NoData = "no_data" | "schema_only" | "never",
     }
@@ -91,6 +98,13 @@ mode!(
     }
 );
 
+impl SnapshotMode {
+    /// Whether this mode reads table data (every mode but `no_data`).
+    pub fn takes_snapshot(self) -> bool {
+        !matches!(self, SnapshotMode::NoData)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +120,10 @@ mod tests {
             SnapshotMode::NoData
         );
         assert_eq!(
+            SnapshotMode::parse("Initial_Only").unwrap(),
+            SnapshotMode::InitialOnly
+        );
+        assert_eq!(
             TimePrecisionMode::parse("adaptive_time_microseconds").unwrap(),
             TimePrecisionMode::AdaptiveTimeMicroseconds
         );
@@ -116,7 +134,10 @@ mod tests {
         let err = BinaryHandlingMode::parse("octal").unwrap_err().to_string();
         assert!(err.contains("binary.handling.mode"), "{err}");
         assert!(err.contains("bytes, base64, base64-url-safe, hex"), "{err}");
-        let err = SnapshotMode::parse("initial").unwrap_err().to_string();
-        assert!(err.contains("no_data"), "{err}");
+        let err = SnapshotMode::parse("always").unwrap_err().to_string();
+        assert!(
+            err.contains("initial, initial_only, when_needed, no_data"),
+            "{err}"
+        );
     }
 }

@@ -100,6 +100,7 @@ fn defaults_follow_debezium() {
         .config;
     assert_eq!(c.port, 3306);
     assert_eq!(c.snapshot_mode, SnapshotMode::NoData);
+    assert_eq!(c.snapshot_fetch_size, 10_000);
     assert_eq!(
         (c.max_batch_size, c.max_queue_size, c.poll_interval_ms),
         (2048, 8192, 500)
@@ -133,7 +134,12 @@ fn invalid_values_name_the_key_and_what_it_accepts() {
         ("tombstones.on.delete", "yes", "true or false"),
         ("max.batch.size", "-1", "integer"),
         ("max.queue.size", "10", "greater than max.batch.size"),
-        ("snapshot.mode", "initial", "no_data"),
+        (
+            "snapshot.mode",
+            "always",
+            "initial, initial_only, when_needed, no_data",
+        ),
+        ("snapshot.fetch.size", "0", "at least 1"),
         ("decimal.handling.mode", "float", "precise, string, double"),
         ("errors.tolerance", "all", "none"),
         ("provide.transaction.metadata", "yes", "true or false"),

@@ -4,6 +4,7 @@
 mod charset;
 mod decimal;
 mod schema;
+mod selected;
 mod temporal;
 
 use base64::Engine;
@@ -13,6 +14,7 @@ use mysql_common::constants::ColumnType;
 use serde_json::{Value as Json, json};
 
 pub use schema::{ColumnMeta, TableSchema};
+pub use selected::{ColumnDefinition, SelectAs, normalize_selected};
 
 use crate::config::{
     BigintUnsignedHandlingMode, BinaryHandlingMode, DecimalHandlingMode, Handling,
@@ -39,6 +41,12 @@ pub fn map_value(col: &ColumnMeta, value: &BinlogValue<'_>, h: &Handling) -> Res
         )
     };
     match col.column_type {
+        // mysql_common reads a signed MEDIUMINT from the binlog without sign extension.
+        MYSQL_TYPE_INT24 if !col.unsigned => match value {
+            Value::Int(i) if (0x80_0000..=0xff_ffff).contains(i) => Ok(json!(i - 0x100_0000)),
+            Value::Int(i) => Ok(json!(i)),
+            _ => Err(bad()),
+        },
         MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG => match value {
             Value::Int(i) => Ok(json!(i)),
             Value::UInt(u) => Ok(json!(u)),

@@ -38,6 +38,15 @@ fn integers_signed_and_unsigned() {
         json!("AP//////////")
     );
     assert_eq!(map(&col(MYSQL_TYPE_SHORT), Value::NULL), Json::Null);
+    // A signed MEDIUMINT as mysql_common reads it from the binlog (no sign extension).
+    let m = col(MYSQL_TYPE_INT24);
+    assert_eq!(map(&m, Value::Int(0xff_fffb)), json!(-5));
+    assert_eq!(map(&m, Value::Int(0x80_0000)), json!(-8_388_608));
+    assert_eq!(map(&m, Value::Int(-5)), json!(-5));
+    assert_eq!(map(&m, Value::Int(8_388_607)), json!(8_388_607));
+    let mut m = m;
+    m.unsigned = true;
+    assert_eq!(map(&m, Value::Int(0xff_ffff)), json!(16_777_215));
 }
 
 #[test]

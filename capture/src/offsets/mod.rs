@@ -30,6 +30,44 @@ pub struct Offset {
     /// what `@slave_connect_state` needs to resume at the group at `pos`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gtid_position: Option<String>,
+    /// An initial snapshot in progress: `file`, `pos` and `gtid_position` are then its cut,
+    /// where streaming starts once the snapshot is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotProgress>,
+}
+
+/// How far an initial snapshot got: the tables done and, in the table being read, the primary
+/// key of the last row Kafka acknowledged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotProgress {
+    /// Tables (`db.table`) read completely.
+    #[serde(default)]
+    pub tables_done: Vec<String>,
+    /// The table being read (`db.table`), if one is started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The primary key of its last acknowledged row, in key order; `None` for a table without
+    /// a primary key (read again from its start on resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key: Option<Vec<KeyPart>>,
+    /// Snapshot rows acknowledged so far (informational).
+    #[serde(default)]
+    pub rows: u64,
+}
+
+/// One primary-key column value of a snapshot cursor, as the server compares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    /// A signed integer (also ENUM indexes, SET and BIT values).
+    Int(i64),
+    /// An unsigned integer.
+    Uint(u64),
+    /// A decimal, date, time or floating-point value in the server's text form.
+    Text(String),
+    /// The stored bytes of a character or binary column, hex-encoded.
+    Hex(String),
 }
 
 impl Offset {
@@ -41,6 +79,7 @@ impl Offset {
             skip: 0,
             gtid: None,
             gtid_position: None,
+            snapshot: None,
         }
     }
 
@@ -174,6 +213,17 @@ mod tests {
             skip: 3,
             gtid: Some("0-1-9".into()),
             gtid_position: Some("0-1-8".into()),
+            snapshot: Some(SnapshotProgress {
+                tables_done: vec!["shop.a".into()],
+                table: Some("shop.b".into()),
+                last_key: Some(vec![
+                    KeyPart::Int(-3),
+                    KeyPart::Uint(7),
+                    KeyPart::Text("2024-01-02 00:00:00".into()),
+                    KeyPart::Hex("6162".into()),
+                ]),
+                rows: 12,
+            }),
         };
         store.save(&offset).unwrap();
         assert_eq!(store.load().unwrap(), Some(offset));

@@ -15,7 +15,7 @@ use crate::binlog::events::{
     self, AnnotateRows, BinlogCheckpoint, Gtid, GtidList, MariadbGtid, Rotate,
 };
 use crate::binlog::{self, checksum};
-use crate::config::ConnectorConfig;
+use crate::config::{ConnectorConfig, SnapshotMode};
 use crate::envelope::{
     self, DataCollection, EnvelopeSchemas, Op, Source, Transaction, TransactionStatus,
 };
@@ -26,9 +26,13 @@ use crate::offsets::{
 use crate::sink::{self, KafkaSink, Pending, Record};
 use crate::{Error, Result, preflight};
 
+mod plan;
 mod records;
+mod snapshot;
 
+use plan::Plan;
 use records::RecordBuilder;
+use snapshot::SnapshotEnd;
 
 /// How many times in a row a dropped connection is retried before capture gives up.
 const MAX_RECONNECTS: u32 = 10;
@@ -51,6 +55,7 @@ pub struct Capture {
     exit_at_end: bool,
     stop_after: Option<u64>,
     resume_by: ResumeBy,
+    show_progress: bool,
 }
 
 /// What a run did.
@@ -131,10 +136,19 @@ impl Capture {
             exit_at_end: false,
             stop_after: None,
             resume_by: ResumeBy::Position,
+            show_progress: true,
         }
     }
 
-    /// Where to start when the offsets file does not exist yet (instead of the binlog end).
+    /// Whether the snapshot draws a progress bar on stderr (default true; never drawn when
+    /// stderr is not a terminal).
+    pub fn show_progress(mut self, yes: bool) -> Self {
+        self.show_progress = yes;
+        self
+    }
+
+    /// Where to start when the offsets file does not exist yet (instead of the binlog end);
+    /// only with `snapshot.mode=no_data` (the other modes start with a snapshot).
     pub fn start_at(mut self, offset: Offset) -> Self {
         self.start_at = Some(offset);
         self
@@ -160,7 +174,8 @@ impl Capture {
     }
 
     /// Runs until the end (with [`exit_at_end`](Self::exit_at_end)), the record limit, or an
-    /// error. Offsets of acknowledged records are stored before it returns, also on error.
+    /// error: first the initial snapshot when `snapshot.mode` asks for one, then the binlog.
+    /// Offsets of acknowledged records are stored before it returns, also on error.
     pub async fn run(self) -> Result<RunSummary> {
         let opts = self.config.mysql_opts();
         let mut conn = mysql_async::Conn::new(opts.clone()).await?;
@@ -172,34 +187,31 @@ impl Capture {
             );
         }
         let store = FileOffsetStore::new(&self.config.offsets_file);
-        let offset = match store.load()? {
-            Some(o) => o,
-            None => match &self.start_at {
-                Some(o) => o.clone(),
-                None => binlog::end_position(&mut conn).await?,
-            },
-        };
-        let mut offset = offset;
-        if offset.gtid_position.is_none() {
-            offset.gtid_position =
-                binlog::gtid_position_at(&mut conn, &offset.file, offset.pos).await?;
-        }
-        let end = if self.exit_at_end {
-            Some(binlog::end_position(&mut conn).await?)
-        } else {
-            None
+        let (snapshot, stream_from) = match self.plan(&mut conn, store.load()?).await? {
+            Plan::Done(offset) => {
+                conn.disconnect().await?;
+                return Ok(RunSummary {
+                    offset: Some(offset),
+                    ..RunSummary::default()
+                });
+            }
+            Plan::Snapshot(resume) => (Some(resume), None),
+            Plan::Stream(offset) => {
+                let (offset, end) = self.stream_start(&mut conn, offset).await?;
+                if let Some(end) = &end
+                    && offset.reached(&end.file, end.pos)
+                {
+                    info!(file = %end.file, pos = end.pos, "Already at the binlog end.");
+                    conn.disconnect().await?;
+                    return Ok(RunSummary {
+                        offset: Some(offset),
+                        ..RunSummary::default()
+                    });
+                }
+                (None, Some((offset, end)))
+            }
         };
         conn.disconnect().await?;
-        info!(file = %offset.file, pos = offset.pos, skip = offset.skip, "Capture starting.");
-        if let Some(end) = &end
-            && offset.reached(&end.file, end.pos)
-        {
-            info!(file = %end.file, pos = end.pos, "Already at the binlog end.");
-            return Ok(RunSummary {
-                offset: Some(offset),
-                ..RunSummary::default()
-            });
-        }
 
         let sink = KafkaSink::new(&self.config)?;
         let (tx, rx) = mpsc::channel(self.config.max_queue_size);
@@ -208,22 +220,9 @@ impl Capture {
             store,
             Duration::from_millis(self.config.poll_interval_ms),
         ));
-        let gtids = offset
-            .gtid_position
-            .as_deref()
-            .and_then(parse_gtid_position);
-        let mut state = State {
-            file: offset.file.clone(),
-            pending_skip: offset.skip,
-            resume: offset,
-            group: None,
-            sent: 0,
-            tables: HashMap::new(),
-            annotate: None,
-            gtids,
-        };
+        let mut sent = 0u64;
         let result = self
-            .stream(&opts, &sink, &tx, &mut state, end.as_ref())
+            .snapshot_then_stream(&opts, &sink, &tx, snapshot, stream_from, &mut sent)
             .await;
         drop(tx);
         let acks = match acker.await {
@@ -237,15 +236,67 @@ impl Capture {
         result?;
         sink.flush(Duration::from_secs(30))?;
         info!(
-            records = state.sent,
+            records = sent,
             acknowledged = acks.acknowledged,
             "Capture stopped."
         );
         Ok(RunSummary {
-            records_sent: state.sent,
+            records_sent: sent,
             records_acknowledged: acks.acknowledged,
             offset: acks.stored,
         })
+    }
+
+    async fn snapshot_then_stream(
+        &self,
+        opts: &mysql_async::Opts,
+        sink: &KafkaSink,
+        tx: &mpsc::Sender<Pending>,
+        snapshot: Option<Option<Offset>>,
+        stream_from: Option<(Offset, Option<Offset>)>,
+        sent: &mut u64,
+    ) -> Result<()> {
+        let (offset, end) = match (snapshot, stream_from) {
+            (Some(resume), _) => {
+                let cut = match self.snapshot(opts, sink, tx, resume, sent).await? {
+                    SnapshotEnd::StoppedAfterLimit => return Ok(()),
+                    SnapshotEnd::Complete(cut) => cut,
+                };
+                if self.config.snapshot_mode == SnapshotMode::InitialOnly {
+                    info!("snapshot.mode=initial_only: stopping after the snapshot.");
+                    return Ok(());
+                }
+                let mut conn = mysql_async::Conn::new(opts.clone()).await?;
+                let start = self.stream_start(&mut conn, cut).await?;
+                conn.disconnect().await?;
+                if let Some(end) = &start.1
+                    && start.0.reached(&end.file, end.pos)
+                {
+                    return Ok(());
+                }
+                start
+            }
+            (None, Some(start)) => start,
+            (None, None) => return Ok(()),
+        };
+        info!(file = %offset.file, pos = offset.pos, skip = offset.skip, "Capture starting.");
+        let gtids = offset
+            .gtid_position
+            .as_deref()
+            .and_then(parse_gtid_position);
+        let mut state = State {
+            file: offset.file.clone(),
+            pending_skip: offset.skip,
+            resume: offset,
+            group: None,
+            sent: *sent,
+            tables: HashMap::new(),
+            annotate: None,
+            gtids,
+        };
+        let result = self.stream(opts, sink, tx, &mut state, end.as_ref()).await;
+        *sent = state.sent;
+        result.map(|_| ())
     }
 
     async fn stream(
@@ -539,6 +590,7 @@ impl Capture {
             skip: group.records,
             gtid: group.gtid.map(|g| g.to_string()),
             gtid_position: state.gtid_position(),
+            snapshot: None,
         };
         let delivery = sink.send(&record).await?;
         tx.send(Pending {
@@ -719,6 +771,7 @@ impl State {
                 skip: group.records,
                 gtid: group.gtid.map(|g| g.to_string()),
                 gtid_position: self.gtid_position(),
+                snapshot: None,
             };
             self.pending_skip = group.records;
         }

@@ -1,6 +1,7 @@
 //! Row changes to Kafka records: envelope, key, tombstones, primary-key changes, transaction
 //! block, transforms.
 
+use mysql_common::binlog::value::BinlogValue;
 use serde_json::Value as Json;
 
 use super::{Capture, TableInfo};
@@ -19,27 +20,46 @@ pub(super) struct RecordBuilder<'a> {
 }
 
 impl RecordBuilder<'_> {
+    /// A binlog row image, mapped.
     pub(super) fn row(&self, row: &mysql_common::binlog::row::BinlogRow) -> Result<Row> {
-        let cols = &self.info.schema.columns;
-        let table = || format!("{}.{}", self.info.schema.db, self.info.schema.table);
-        if row.len() != cols.len() {
+        self.check_len(row.len())?;
+        self.map_columns(|i| row.as_ref(i))
+    }
+
+    /// A row as the snapshot selected it, already reshaped to the binlog's value forms
+    /// ([`mapping::normalize_selected`]), mapped by the same code as [`row`](Self::row).
+    pub(super) fn selected_row(&self, values: &[BinlogValue<'static>]) -> Result<Row> {
+        self.check_len(values.len())?;
+        self.map_columns(|i| values.get(i))
+    }
+
+    fn table(&self) -> String {
+        format!("{}.{}", self.info.schema.db, self.info.schema.table)
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        let cols = self.info.schema.columns.len();
+        if len != cols {
             return Err(Error::Mapping {
-                table: table(),
+                table: self.table(),
                 column: "*".into(),
                 reason: format!(
-                    "the row image has {} of {} columns: set binlog_row_image=FULL",
-                    row.len(),
-                    cols.len()
+                    "the row image has {len} of {cols} columns: set binlog_row_image=FULL"
                 ),
             });
         }
+        Ok(())
+    }
+
+    fn map_columns<'v>(&self, get: impl Fn(usize) -> Option<&'v BinlogValue<'v>>) -> Result<Row> {
+        let cols = &self.info.schema.columns;
         let mut values = Vec::with_capacity(cols.len());
         for (i, col) in cols.iter().enumerate() {
             let value =
-                match row.as_ref(i) {
+                match get(i) {
                     Some(v) => mapping::map_value(col, v, &self.capture.config.handling).map_err(
                         |reason| Error::Mapping {
-                            table: table(),
+                            table: self.table(),
                             column: col.name.clone(),
                             reason,
                         },
