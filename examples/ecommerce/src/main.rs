@@ -53,10 +53,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Setup { seed } => {
             let report = setup::run(settings, seed).await?;
             eprintln!(
-                "created `{}`; capture starts at {}:{}",
+                "created `{}` with {} products; capture snapshots it when it first starts",
                 settings.names().database,
-                report.start.file,
-                report.start.pos
+                report.products.len()
             );
         }
         Command::Load { orders, rate, seed } => {

@@ -129,6 +129,10 @@ impl Settings {
     }
 }
 
+/// Partitions of the change, command and reply topics, and consumers per role that reads them:
+/// records of one key (one row, one saga) stay in order; different keys are handled in parallel.
+pub const PARTITIONS: i32 = 4;
+
 /// How the order saga is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SagaStyle {

@@ -1,12 +1,11 @@
 //! `ecommerce setup`: a clean deployment. Drops and creates the legacy database (with its
 //! customers and products), the event store's database, the Kafka topics and consumer groups,
-//! the indices and the Redis keys of this namespace, and points capture at the binlog position
-//! just before the legacy database was created, so capture sees every row from the first.
+//! the indices and the Redis keys of this namespace, and capture's offsets: the legacy database
+//! exists before capture first starts, which then takes its initial snapshot (`snapshot.mode`
+//! `initial` in `connector.json`) and streams from there, as with Debezium.
 
 use std::time::Duration;
 
-use keel::capture::offsets::{FileOffsetStore, Offset};
-use mysql_async::prelude::Queryable;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -18,8 +17,6 @@ use crate::settings::Settings;
 /// What setup made.
 #[derive(Debug, Clone)]
 pub struct SetupReport {
-    /// Capture's starting position.
-    pub start: Offset,
     /// The legacy products.
     pub products: Vec<schema::Product>,
 }
@@ -37,22 +34,10 @@ pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
     std::fs::create_dir_all(&dir)?;
 
     let mut conn = mysql_async::Conn::from_url(settings.mariadb_url(None)).await?;
-    let (file, pos): (String, u64) = conn
-        .query_first("SHOW MASTER STATUS")
-        .await?
-        .map(|row: mysql_async::Row| {
-            (
-                row.get(0).unwrap_or_default(),
-                row.get(1).unwrap_or_default(),
-            )
-        })
-        .ok_or("SHOW MASTER STATUS returned nothing: is log_bin on? (run make up)")?;
-    let start = Offset::at(file, pos);
-    FileOffsetStore::new(dir.join("capture.offsets.json")).save(&start)?;
     schema::create(&mut conn, &names.database).await?;
     let products = schema::seed(&mut conn, seed).await?;
     conn.disconnect().await?;
-    Ok(SetupReport { start, products })
+    Ok(SetupReport { products })
 }
 
 async fn reset_postgres(settings: &Settings) -> crate::Result<()> {
@@ -88,7 +73,14 @@ async fn reset_kafka(settings: &Settings) -> crate::Result<()> {
     let _ = admin.delete_groups(&group_refs, &options).await?;
     let fresh: Vec<NewTopic<'_>> = refs
         .iter()
-        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
+        .map(|t| {
+            let partitions = if t.ends_with(".dlq") {
+                1
+            } else {
+                crate::settings::PARTITIONS
+            };
+            NewTopic::new(t, partitions, TopicReplication::Fixed(1))
+        })
         .collect();
     // A deleted topic takes a moment to go; create until every topic exists anew.
     for attempt in 0..60 {

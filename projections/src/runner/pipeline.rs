@@ -11,7 +11,7 @@ use super::{plan, retry};
 use crate::config::{ErrorTolerance, RunnerConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterStage, DeadLetterStore};
 use crate::projection::Projection;
-use crate::sink::{Change, Sink, Stored, WriteReport};
+use crate::sink::{Change, Sink, WriteReport};
 use crate::{Error, Result};
 
 /// A projection with its sinks, configuration, upcasters and dead-letter destination.
@@ -77,9 +77,15 @@ impl<P: Projection> Pipeline<P> {
         self.projection.name()
     }
 
-    /// Applies a batch: decodes it, loads the documents it touches, writes at most one change
-    /// per key to every sink (retrying while one is down), then puts `letters` and the batch's
-    /// own dead letters. Returns once all of it is durable; the caller then commits its position.
+    /// Applies a batch: decodes it, loads the documents it touches from every sink, writes at
+    /// most one change per key to every sink (retrying while one is down), then puts `letters`
+    /// and the batch's own dead letters. Returns once all of it is durable; the caller then
+    /// commits its position.
+    ///
+    /// Each sink gets the changes planned from its own stored versions: after a crash between
+    /// two sinks' writes, the batch comes again, the sink that had it skips it by version, and
+    /// the one that missed it catches up (planning from the first sink alone would skip it for
+    /// both). When the sinks agree, which is the usual case, the plan is made once.
     pub(crate) async fn apply(
         &self,
         batch: &[RecordedEvent],
@@ -88,19 +94,19 @@ impl<P: Projection> Pipeline<P> {
         let handled = self.projection.event_types();
         let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, batch);
         letters.extend(self.undecodable(&decoded)?);
-        let changes = if decoded.events.is_empty() {
+        let per_sink = if decoded.events.is_empty() {
             Vec::new()
         } else {
-            let stored = self.load(&decoded.keys()).await?;
-            plan::plan(&*self.projection, &decoded, stored)?
+            self.plan_per_sink(&decoded).await?
         };
-        if !changes.is_empty() {
-            let reports = self.write(&changes).await?;
-            letters.extend(self.report(&reports, &changes, &decoded));
+        let changes = per_sink.iter().map(Vec::len).max().unwrap_or(0);
+        if changes > 0 {
+            let reports = self.write(&per_sink).await?;
+            letters.extend(self.report(&reports, &per_sink, &decoded));
         }
         self.dead_letter(&letters).await?;
         Ok(Applied {
-            changes: changes.len(),
+            changes,
             dead_letters: letters.len(),
         })
     }
@@ -147,21 +153,47 @@ impl<P: Projection> Pipeline<P> {
         .await
     }
 
-    /// Reads the current documents back from the first sink, retrying while it is down.
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Stored>> {
-        let Some(primary) = self.sinks.first() else {
+    /// The changes of each sink, planned from the documents it holds (loaded with retries
+    /// while it is down).
+    async fn plan_per_sink(
+        &self,
+        decoded: &plan::Decoded<'_, P::Event>,
+    ) -> Result<Vec<Vec<Change>>> {
+        if self.sinks.is_empty() {
             return Err(no_sink());
-        };
-        retry::with_retries(self.name(), "load", &self.config, || primary.load(keys)).await
+        }
+        let keys = decoded.keys();
+        let mut planned: Vec<(HashMap<String, u64>, Vec<Change>)> = Vec::new();
+        let mut per_sink = Vec::with_capacity(self.sinks.len());
+        for sink in &self.sinks {
+            let stored =
+                retry::with_retries(self.name(), "load", &self.config, || sink.load(&keys)).await?;
+            let versions: HashMap<String, u64> =
+                stored.iter().map(|(k, s)| (k.clone(), s.version)).collect();
+            let changes = match planned.iter().find(|(v, _)| *v == versions) {
+                Some((_, changes)) => changes.clone(),
+                None => {
+                    let changes = plan::plan(&*self.projection, decoded, stored)?;
+                    planned.push((versions, changes.clone()));
+                    changes
+                }
+            };
+            per_sink.push(changes);
+        }
+        Ok(per_sink)
     }
 
-    /// Writes `changes` to every sink until all acknowledged. Sinks that already acknowledged
-    /// get the batch again after another one failed, which their version guard makes harmless.
-    async fn write(&self, changes: &[Change]) -> Result<Vec<WriteReport>> {
+    /// Writes each sink's changes until all acknowledged. Sinks that already acknowledged get
+    /// theirs again after another one failed, which their version guard makes harmless.
+    async fn write(&self, per_sink: &[Vec<Change>]) -> Result<Vec<WriteReport>> {
         retry::with_retries(self.name(), "write", &self.config, || async {
             let mut reports = Vec::with_capacity(self.sinks.len());
-            for sink in &self.sinks {
-                reports.push(sink.write(changes).await?);
+            for (sink, changes) in self.sinks.iter().zip(per_sink) {
+                reports.push(if changes.is_empty() {
+                    WriteReport::default()
+                } else {
+                    sink.write(changes).await?
+                });
             }
             Ok(reports)
         })
@@ -173,11 +205,11 @@ impl<P: Projection> Pipeline<P> {
     fn report<E>(
         &self,
         reports: &[WriteReport],
-        changes: &[Change],
+        per_sink: &[Vec<Change>],
         decoded: &plan::Decoded<'_, E>,
     ) -> Vec<DeadLetter> {
         let mut letters = Vec::new();
-        for (sink, report) in self.sinks.iter().zip(reports) {
+        for ((sink, report), changes) in self.sinks.iter().zip(reports).zip(per_sink) {
             for rejected in &report.rejected {
                 tracing::error!(
                     projection = self.name(),

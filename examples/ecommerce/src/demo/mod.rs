@@ -111,9 +111,13 @@ async fn drive(
     let observed = observed::Observed::gather(&stores).await?;
     let (mut checks, figures) = checks::evaluate(&observed);
     checks.push(rebuild::check(&stores).await?);
-    let confirmed = traces::find(&stores, "completed").await?;
-    let compensated = traces::find(&stores, "compensated").await?;
-    checks.push(traces::check(&stores, compensated.as_ref()).await?);
+    let confirmed = traces::candidates(&stores, "completed", 1)
+        .await?
+        .into_iter()
+        .next();
+    let compensated = traces::candidates(&stores, "compensated", 10).await?;
+    let (trace_check, compensated) = traces::check(&stores, &compensated).await?;
+    checks.push(trace_check);
     pool.disconnect().await?;
     Ok(Report::new(
         settings.saga,

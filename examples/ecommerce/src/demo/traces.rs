@@ -37,47 +37,58 @@ fn trace_of(stores: &Stores, saga_id: String, traceparent: Option<&str>) -> Opti
     })
 }
 
-/// The trace of some `order-fulfilment` saga in `state` (`completed` or `compensated`), if
-/// one exists: from the saga table (orchestration), or from the choreography view and the
-/// order's first event (choreography: a compensated one that released stock).
-pub async fn find(stores: &Stores, state: &str) -> crate::Result<Option<SagaTrace>> {
+/// The traces of up to `n` `order-fulfilment` sagas in `state` (`completed` or
+/// `compensated`), the latest first: from the saga table (orchestration), or from the
+/// choreography view and each order's first event (choreography: compensated ones that
+/// released stock).
+pub async fn candidates(stores: &Stores, state: &str, n: usize) -> crate::Result<Vec<SagaTrace>> {
+    let mut found = Vec::new();
     if stores.settings.saga == SagaStyle::Choreography {
         let view = crate::roles::choreography::view(&stores.events).await?;
-        let mut ids: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT CAST(substr(stream_id, 7) AS BIGINT) FROM keel_events WHERE stream_id LIKE 'order-%'")
-            .fetch_all(stores.events.pool())
-            .await?;
-        ids.sort_unstable();
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT CAST(substr(stream_id, 7) AS BIGINT) FROM keel_events WHERE stream_id LIKE 'order-%'",
+        )
+        .fetch_all(stores.events.pool())
+        .await?;
+        ids.sort_unstable_by(|a, b| b.cmp(a));
         for id in ids {
             let Some(status) = view.status(streams::correlation(id)) else {
                 continue;
             };
-            let wanted = super::observed::state_name(status.state) == state
-                && (state != "compensated"
-                    || status
-                        .compensations
-                        .iter()
-                        .any(|c| c == "InventoryReleased"));
-            if wanted {
-                let first = stores
-                    .events
-                    .read_stream(&streams::order(id), StreamQuery::all().limit(1))
-                    .await?;
-                let traceparent = first.first().and_then(|e| e.metadata.traceparent.clone());
-                return Ok(trace_of(stores, streams::order(id), traceparent.as_deref()));
+            let released = status
+                .compensations
+                .iter()
+                .any(|c| c == "InventoryReleased");
+            if super::observed::state_name(status.state) != state
+                || (state == "compensated" && !released)
+            {
+                continue;
+            }
+            let first = stores
+                .events
+                .read_stream(&streams::order(id), StreamQuery::all().limit(1))
+                .await?;
+            let traceparent = first.first().and_then(|e| e.metadata.traceparent.clone());
+            found.extend(trace_of(stores, streams::order(id), traceparent.as_deref()));
+            if found.len() == n {
+                break;
             }
         }
-        return Ok(None);
+        return Ok(found);
     }
-    let row: Option<(String, Value)> = sqlx::query_as(
-        "SELECT saga_id, body FROM keel_saga_instances WHERE saga_type = 'order-fulfilment' AND state = $1 ORDER BY saga_id LIMIT 1",
+    let rows: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT saga_id, body FROM keel_saga_instances WHERE saga_type = 'order-fulfilment' AND state = $1 \
+         ORDER BY updated_at DESC LIMIT $2",
     )
     .bind(state)
-    .fetch_optional(stores.events.pool())
+    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+    .fetch_all(stores.events.pool())
     .await?;
-    Ok(row.and_then(|(saga_id, body)| {
+    for (saga_id, body) in rows {
         let traceparent = body["trace"]["traceparent"].as_str().map(str::to_owned);
-        trace_of(stores, saga_id, traceparent.as_deref())
-    }))
+        found.extend(trace_of(stores, saga_id, traceparent.as_deref()));
+    }
+    Ok(found)
 }
 
 /// The operation names and services of a trace's spans, once Jaeger has them.
@@ -130,21 +141,15 @@ async fn spans(
     }
 }
 
-/// Jaeger holds the compensated saga's trace, with its steps, its compensations, the
-/// participants' spans, and the change event it started from.
-pub async fn check(stores: &Stores, compensated: Option<&SagaTrace>) -> crate::Result<Check> {
+/// Jaeger holds a compensated saga's trace, with its steps, its compensations, the
+/// participants' spans, and the change event it started from. Up to `candidates` are looked
+/// at, latest first: a role killed with SIGKILL loses the spans it had not exported yet, so a
+/// saga it worked on can have a partial trace (see docs/example.md).
+pub async fn check(
+    stores: &Stores,
+    candidates: &[SagaTrace],
+) -> crate::Result<(Check, Option<SagaTrace>)> {
     let name = "Jaeger returns a compensated saga's trace with its compensation spans";
-    let Some(saga) = compensated else {
-        return Ok(Check {
-            name,
-            passed: false,
-            detail: "no compensated saga to look at".into(),
-        });
-    };
-    let spans = spans(stores, &saga.trace_id, Duration::from_secs(30)).await?;
-    let has = |op: &str| spans.iter().any(|(o, _)| o == op);
-    let services: std::collections::BTreeSet<&str> =
-        spans.iter().map(|(_, s)| s.as_str()).collect();
     let (expected, service): (&[&str], &str) = match stores.settings.saga {
         SagaStyle::Orchestration => (
             &[
@@ -166,21 +171,57 @@ pub async fn check(stores: &Stores, compensated: Option<&SagaTrace>) -> crate::R
             "ecommerce-inventory",
         ),
     };
-    let missing: Vec<&str> = expected.iter().copied().filter(|op| !has(op)).collect();
-    let passed = missing.is_empty() && services.contains(service);
-    Ok(Check {
-        name,
-        passed,
-        detail: format!(
+    let mut seen = Vec::new();
+    for (i, saga) in candidates.iter().enumerate() {
+        let patience = Duration::from_secs(if i == 0 { 30 } else { 3 });
+        let spans = spans(stores, &saga.trace_id, patience).await?;
+        let has = |op: &str| spans.iter().any(|(o, _)| o == op);
+        let services: std::collections::BTreeSet<&str> =
+            spans.iter().map(|(_, s)| s.as_str()).collect();
+        let missing: Vec<&str> = expected.iter().copied().filter(|op| !has(op)).collect();
+        let detail = format!(
             "{}: {} spans from {}{}",
             saga.saga_id,
             spans.len(),
-            services.into_iter().collect::<Vec<_>>().join(", "),
+            services.iter().copied().collect::<Vec<_>>().join(", "),
             if missing.is_empty() {
                 String::new()
             } else {
                 format!("; missing {}", missing.join(", "))
             }
-        ),
-    })
+        );
+        if missing.is_empty() && services.contains(service) {
+            let detail = if seen.is_empty() {
+                detail
+            } else {
+                format!(
+                    "{detail} (after {} partial traces: {})",
+                    seen.len(),
+                    seen.join("; ")
+                )
+            };
+            return Ok((
+                Check {
+                    name,
+                    passed: true,
+                    detail,
+                },
+                Some(saga.clone()),
+            ));
+        }
+        seen.push(detail);
+    }
+    let detail = if seen.is_empty() {
+        "no compensated saga to look at".into()
+    } else {
+        seen.join("; ")
+    };
+    Ok((
+        Check {
+            name,
+            passed: false,
+            detail,
+        },
+        candidates.first().cloned(),
+    ))
 }

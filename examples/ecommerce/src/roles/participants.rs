@@ -37,7 +37,7 @@ pub async fn run(
             let handler = InventoryHandler {
                 inventory: crate::store::inventory(store),
             };
-            serve_participant(
+            serve(
                 Arc::new(Participant::new(name, handler, inbox)),
                 &config,
                 &group,
@@ -50,7 +50,7 @@ pub async fn run(
                 payments: crate::store::payments(store.clone()),
                 customers: Repository::new(store),
             };
-            serve_participant(
+            serve(
                 Arc::new(Participant::new(name, handler, inbox)),
                 &config,
                 &group,
@@ -61,6 +61,27 @@ pub async fn run(
         other => return Err(format!("no participant named `{other}`").into()),
     }
     Ok(())
+}
+
+/// Serves `participant` with one consumer per partition of its command topic until `shutdown`.
+pub async fn serve<H: CommandHandler, I: keel::sagas::store::InboxStore>(
+    participant: Arc<Participant<H, I>>,
+    config: &KafkaSagaConfig,
+    group: &str,
+    shutdown: impl std::future::Future,
+) -> keel::sagas::Result<()> {
+    let consumers = (0..crate::settings::PARTITIONS).map(|_| {
+        serve_participant(
+            Arc::clone(&participant),
+            config,
+            group,
+            std::future::pending::<()>(),
+        )
+    });
+    tokio::select! {
+        _ = shutdown => Ok(()),
+        done = futures::future::try_join_all(consumers) => done.map(|_| ()),
+    }
 }
 
 /// The saga topics of this deployment. Consumers give up a killed member's partitions after

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use keel::kafka::HandlerError;
-use keel::sagas::kafka::{KafkaTransport, consume_replies, serve_participant};
+use keel::sagas::kafka::{KafkaTransport, consume_replies};
 use keel::sagas::store::PostgresSagaStore;
 use keel::sagas::{CommandEnvelope, CommandHandler, Coordinator, Participant, ReplyOutcome, Saga};
 use keel::store::PostgresStore;
@@ -16,7 +16,7 @@ use keel::subscription::{EventHandler, Subscription};
 use keel::{DomainEvent, Metadata, RecordedEvent, Repository};
 use serde_json::Value;
 
-use super::participants::{execute, failed, kafka_config};
+use super::participants::{execute, failed, kafka_config, serve};
 use crate::domain::order::{CUSTOMER, Order, OrderCommand, OrderError, OrderEvent};
 use crate::domain::payment::Payment;
 use crate::domain::streams;
@@ -47,10 +47,13 @@ pub async fn run(
         orders: crate::store::orders(store.clone()),
     };
     let never = std::future::pending::<()>;
+    // One reply consumer per partition (replies are keyed by saga id).
+    let replies = (0..crate::settings::PARTITIONS)
+        .map(|_| consume_replies(Arc::clone(&coordinator), &config, &saga_group, never()));
     tokio::select! {
         () = shutdown => Ok(()),
-        done = serve_participant(Arc::new(orders), &config, &orders_group, never()) => Ok(done?),
-        done = consume_replies(Arc::clone(&coordinator), &config, &saga_group, never()) => Ok(done?),
+        done = serve(Arc::new(orders), &config, &orders_group, never()) => Ok(done?),
+        done = futures::future::try_join_all(replies) => done.map(|_| ()).map_err(Into::into),
         done = coordinator.run_deadlines(never()) => Ok(done?),
         done = subscription.run(&mut starter, never()) => Ok(done?),
     }

@@ -64,6 +64,9 @@ impl Supervisor {
         let child = command
             .envs(self.settings.env())
             .env("NO_COLOR", "1")
+            // Export spans every 500 ms (the SDK's default is 5 s): a role killed with SIGKILL
+            // loses only what it had not exported yet.
+            .env("OTEL_BSP_SCHEDULE_DELAY", "500")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

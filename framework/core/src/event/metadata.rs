@@ -56,26 +56,39 @@ pub struct SourcePosition {
     pub pos: u64,
     /// The row's index within its binlog event.
     pub row: u32,
+    /// For a row read by an initial snapshot (Debezium `op` `r`), which carries the snapshot's
+    /// position like every other row of it: the table and the row's primary key, e.g.
+    /// `shop.customers:{"id":7}`. Part of the event ids, so snapshot rows do not collide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_key: Option<String>,
 }
 
 impl SourcePosition {
     /// The deterministic id of the `index`-th event derived from this row: the GTID when there
-    /// is one (stable across binlog rotation and failover), else file and position.
+    /// is one (stable across binlog rotation and failover), else file and position; for a
+    /// snapshot row, also its table and key.
     ///
     /// ```
     /// use keel_core::event::SourcePosition;
     /// let p = SourcePosition { name: "orders".into(), gtid: Some("0-1-42".into()),
-    ///                          file: "binlog.000001".into(), pos: 1234, row: 0 };
+    ///                          file: "binlog.000001".into(), pos: 1234, row: 0, snapshot_key: None };
     /// assert_eq!(p.event_id(0), p.clone().event_id(0));
     /// assert_ne!(p.event_id(0), p.event_id(1));
+    /// let snapshot = |key: &str| SourcePosition { snapshot_key: Some(key.into()), ..p.clone() };
+    /// assert_ne!(snapshot("shop.customers:{\"id\":1}").event_id(0), snapshot("shop.customers:{\"id\":2}").event_id(0));
     /// ```
     pub fn event_id(&self, index: u32) -> Uuid {
         let at = match &self.gtid {
             Some(gtid) => format!("gtid:{gtid}:{}", self.pos),
             None => format!("file:{}:{}", self.file, self.pos),
         };
+        let snapshot = self
+            .snapshot_key
+            .as_ref()
+            .map(|key| format!("|snapshot:{key}"))
+            .unwrap_or_default();
         deterministic_id(&format!(
-            "{}|{at}|row:{}|event:{index}",
+            "{}|{at}|row:{}{snapshot}|event:{index}",
             self.name, self.row
         ))
     }

@@ -675,6 +675,7 @@ pub async fn cdc_redelivery_appends_once<S: Store + Clone>(store: S) {
             file: "binlog.000001".into(),
             pos: 4711,
             row: 0,
+            snapshot_key: None,
         }),
         ..Metadata::default()
     };

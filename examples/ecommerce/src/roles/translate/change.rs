@@ -45,9 +45,14 @@ impl Change {
             .map_err(|e| format!("not a Debezium change event: {e}"))
     }
 
-    /// The position as keel-core's CDC source (event ids derive from it).
-    pub fn position(&self) -> SourcePosition {
+    /// The position as keel-core's CDC source (event ids derive from it). Snapshot rows
+    /// (`op` `r`) all carry the snapshot's position, so their table and `key` (the record key,
+    /// the primary key as JSON) tell them apart.
+    pub fn position(&self, key: Option<&str>) -> SourcePosition {
+        let snapshot_key =
+            (self.op == "r").then(|| format!("{}:{}", self.source.table, key.unwrap_or("")));
         SourcePosition {
+            snapshot_key,
             name: self.source.name.clone(),
             gtid: self.source.gtid.clone(),
             file: self.source.file.clone(),
@@ -135,8 +140,9 @@ mod tests {
         let row = change.row().expect("after");
         assert_eq!(row.int("order_id"), Ok(3));
         assert_eq!(row.cents("unit_price"), Ok(1250));
-        assert_eq!(change.position().pos, 420);
-        assert_eq!(change.position().row, 1);
+        assert_eq!(change.position(None).pos, 420);
+        assert_eq!(change.position(None).row, 1);
+        assert_eq!(change.position(None).snapshot_key, None);
     }
 
     #[test]
@@ -153,6 +159,20 @@ mod tests {
             error,
             "change of `order_items` at binlog.000001:420 row 1 has no integer `quantity`"
         );
+    }
+
+    #[test]
+    fn snapshot_rows_of_one_cut_get_distinct_event_ids() {
+        let read = CREATE.replace(r#""op":"c""#, r#""op":"r""#);
+        let change = Change::decode(Some(read.as_bytes()))
+            .expect("decodes")
+            .expect("not a tombstone");
+        let (a, b) = (
+            change.position(Some(r#"{"id":1}"#)),
+            change.position(Some(r#"{"id":2}"#)),
+        );
+        assert_eq!(a.snapshot_key.as_deref(), Some(r#"order_items:{"id":1}"#));
+        assert_ne!(a.event_id(0), b.event_id(0));
     }
 
     #[test]

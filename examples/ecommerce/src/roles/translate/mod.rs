@@ -8,6 +8,8 @@
 
 pub mod change;
 
+use std::sync::Arc;
+
 use keel::kafka::{ConsumedMessage, ConsumerConfig, HandlerError, KafkaConsumer, MessageHandler};
 use keel::store::{PostgresStore, StreamQuery};
 use keel::{Aggregate, CommandError, EventStore, Metadata, Repository};
@@ -53,11 +55,19 @@ pub async fn run(
     config
         .properties
         .insert("heartbeat.interval.ms".into(), "1000".into());
-    let translator = Translator::new(store);
-    KafkaConsumer::new(config)?
-        .run(translator, shutdown)
-        .await?;
-    Ok(())
+    let translator = Arc::new(Translator::new(store));
+    let consumers = (0..crate::settings::PARTITIONS).map(|_| {
+        let (config, translator) = (config.clone(), Arc::clone(&translator));
+        async move {
+            KafkaConsumer::new(config)?
+                .run(Shared(translator), std::future::pending::<()>())
+                .await
+        }
+    });
+    tokio::select! {
+        () = shutdown => Ok(()),
+        done = futures::future::try_join_all(consumers) => done.map(|_| ()).map_err(Into::into),
+    }
 }
 
 impl Translator {
@@ -71,9 +81,9 @@ impl Translator {
         }
     }
 
-    async fn translate(&self, change: &Change) -> Result<(), HandlerError> {
+    async fn translate(&self, change: &Change, key: Option<&str>) -> Result<(), HandlerError> {
         let meta = Metadata {
-            source: Some(change.position()),
+            source: Some(change.position(key)),
             ..Metadata::default()
         };
         let row = change.row().map_err(HandlerError::permanent)?;
@@ -171,9 +181,19 @@ impl Translator {
     }
 }
 
+/// One translator shared by the consumers of one process (one per partition).
+struct Shared(Arc<Translator>);
+
 #[async_trait::async_trait]
-impl MessageHandler for Translator {
+impl MessageHandler for Shared {
     async fn handle(&self, message: &ConsumedMessage) -> Result<(), HandlerError> {
+        self.0.handle_change(message).await
+    }
+}
+
+impl Translator {
+    /// Translates one consumed record (a tombstone or a delete does nothing).
+    pub async fn handle_change(&self, message: &ConsumedMessage) -> Result<(), HandlerError> {
         let Some(change) =
             Change::decode(message.payload.as_deref()).map_err(HandlerError::permanent)?
         else {
@@ -184,18 +204,31 @@ impl MessageHandler for Translator {
             return Ok(());
         }
         let span = self.span(&change).await;
-        self.translate(&change).instrument(span).await
+        self.translate(&change, message.key_str())
+            .instrument(span)
+            .await
     }
 }
 
-/// Executes `command`; a conflict (another writer got there first) is retried by the consumer.
+/// Executes `command`. A conflict (an item of the same order appended by another consumer
+/// meanwhile) is decided again at once, a few times, then left to the consumer's retries.
 pub async fn execute<A: Aggregate>(
     repo: &Repository<A, PostgresStore>,
     stream: &str,
     command: A::Command,
     meta: Metadata,
-) -> Result<(), HandlerError> {
-    match repo.execute(stream, command, meta).await {
+) -> Result<(), HandlerError>
+where
+    A::Command: Clone,
+{
+    let mut attempts = 0;
+    let outcome = loop {
+        match repo.execute(stream, command.clone(), meta.clone()).await {
+            Err(CommandError::Conflict { .. }) if attempts < 5 => attempts += 1,
+            other => break other,
+        }
+    };
+    match outcome {
         Ok(_) => Ok(()),
         Err(CommandError::Conflict { .. }) => Err(HandlerError::retryable(format!(
             "`{stream}` changed meanwhile"
