@@ -11,7 +11,11 @@ case "$area" in
   *) echo "error: unknown BENCH=$area (one of core, capture, projections, sagas, e2e, all)" >&2; exit 2 ;;
 esac
 
-# The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core
-# for now), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core,
+# e2e), says "not built yet" for the others, and exits 2 when the area asked for has none.
 bash scripts/stack/stack.sh up
+if [[ "$area" == e2e || "$area" == all ]]; then
+  # The e2e benchmark runs the example's release binary.
+  cargo build --release -p ecommerce
+fi
 cargo run --release -p keel-bench -- "$area"

@@ -6,6 +6,7 @@
 //! is not built yet is skipped with a message (and is an error when asked for by name).
 
 mod core;
+mod e2e;
 mod report;
 mod stats;
 
@@ -48,6 +49,7 @@ async fn main() -> ExitCode {
     for area in areas {
         let outcome = match area {
             "core" => core::run(&mut report).await,
+            "e2e" => e2e::run(&mut report).await,
             _ if all => {
                 eprintln!("keel-bench: the {area} benchmark is not built yet; skipped");
                 continue;

@@ -81,6 +81,9 @@ pub enum Command {
         /// SIGKILL this many roles at random moments (restarting each).
         #[arg(long, default_value_t = 0)]
         kills: u32,
+        /// Probe the latency of every n-th order (1: all).
+        #[arg(long, default_value_t = 1)]
+        probe_every: u64,
         /// Longest wait, in seconds, for the system to settle after the load.
         #[arg(long, default_value_t = 180)]
         settle_timeout: u64,

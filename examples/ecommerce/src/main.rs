@@ -104,12 +104,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             rate,
             seed,
             kills,
+            probe_every,
             settle_timeout,
         } => {
             let options = demo::DemoOptions {
                 plan: legacy::load::LoadPlan { orders, rate, seed },
                 kills,
                 settle_timeout: Duration::from_secs(settle_timeout),
+                probe_every,
             };
             let report = demo::run(settings, &options).await?;
             report.print()?;

@@ -32,6 +32,8 @@ pub struct DemoOptions {
     pub kills: u32,
     /// Longest wait for quiet after the load.
     pub settle_timeout: Duration,
+    /// Probe every n-th order's latency (1: every order).
+    pub probe_every: u64,
 }
 
 fn step(what: &str) {
@@ -79,10 +81,11 @@ async fn drive(
         }
     ));
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+    let (probe_every, patience) = (options.probe_every, options.settle_timeout);
     let probe = tokio::spawn({
         let settings = settings.clone();
         async move {
-            probe::run(&settings, committed_rx, Duration::from_secs(120))
+            probe::run(&settings, committed_rx, probe_every, patience)
                 .await
                 .map_err(|e| e.to_string())
         }

@@ -1,6 +1,10 @@
-//! The latency probe: for each order whose COMMIT returned, how long until it is readable in
-//! Redis (`GET order:<id>`, polled every 2 ms for every pending order in one pipeline) and
-//! visible to searches in Elasticsearch (an `ids` query every 20 ms).
+//! The latency probe: for each order whose COMMIT returned (every `every`-th order), how long
+//! until it is readable in Redis (`EXISTS order:<id>`, polled every 2 ms for every pending order
+//! in one pipeline) and visible to searches in Elasticsearch (an `ids` query every 20 ms).
+//!
+//! Its baseline, measured in the same run by the same loop: keys the probe writes to Redis
+//! itself (100 of them, one every 10 ms at the start), detected the same way. The difference
+//! between the two is the pipeline's; the baseline is the probe's own resolution.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,6 +24,8 @@ pub struct Latencies {
     pub elasticsearch: Vec<f64>,
     /// Orders not seen within the probe's patience.
     pub timed_out: u64,
+    /// The baseline: a Redis write by the probe → seen by the same polling loop.
+    pub raw_redis: Vec<f64>,
 }
 
 /// A percentile (0–100) of `values`, `None` when empty.
@@ -38,57 +44,88 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
     sorted.get(rank).copied()
 }
 
-/// Probes every order received on `committed` until the channel closes and all are seen (or
-/// `patience` passed for the rest).
+/// Probes every `every`-th order received on `committed` until the channel closes and all are
+/// seen (or `patience` passed for the rest), and measures its own baseline meanwhile.
 pub async fn run(
     settings: &Settings,
     mut committed: mpsc::UnboundedReceiver<Committed>,
+    every: u64,
     patience: Duration,
 ) -> crate::Result<Latencies> {
     let names = settings.names();
-    let mut redis = redis::Client::open(settings.redis.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
+    let client = redis::Client::open(settings.redis.as_str())?;
+    let mut redis = client.get_multiplexed_async_connection().await?;
     let http = reqwest::Client::new();
     let search = format!(
         "{}/{}/_search",
         settings.elasticsearch.trim_end_matches('/'),
         names.orders_index
     );
-    let (mut for_redis, mut for_es): (HashMap<i64, Instant>, HashMap<i64, Instant>) =
-        (HashMap::new(), HashMap::new());
+    // Redis key → (since when, whether it is an order or one of the probe's own keys).
+    let mut for_redis: HashMap<String, (Instant, bool)> = HashMap::new();
+    let mut for_es: HashMap<i64, Instant> = HashMap::new();
+    let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<(String, Instant)>();
+    let raw_prefix = format!(
+        "{}probe:",
+        names.order_key_prefix.trim_end_matches("order:")
+    );
+    let writer = tokio::spawn(write_raw_keys(
+        client.get_multiplexed_async_connection().await?,
+        raw_prefix.clone(),
+        raw_tx,
+    ));
     let mut out = Latencies::default();
-    let mut open = true;
+    let mut seen: u64 = 0;
     let mut last_es = Instant::now();
     let mut closed_at: Option<Instant> = None;
     loop {
         while let Ok(c) = committed.try_recv() {
-            for_redis.insert(c.order_id, c.at);
-            for_es.insert(c.order_id, c.at);
+            seen += 1;
+            if (seen - 1).is_multiple_of(every.max(1)) {
+                for_redis.insert(
+                    format!("{}{}", names.order_key_prefix, c.order_id),
+                    (c.at, true),
+                );
+                for_es.insert(c.order_id, c.at);
+            }
         }
-        if open && committed.is_closed() && committed.is_empty() {
-            open = false;
+        while let Ok((key, at)) = raw_rx.try_recv() {
+            for_redis.insert(key, (at, false));
+        }
+        if closed_at.is_none() && committed.is_closed() && committed.is_empty() {
             closed_at = Some(Instant::now());
         }
-        if !open && for_redis.is_empty() && for_es.is_empty() {
-            return Ok(out);
+        let done = closed_at.is_some() && writer.is_finished() && raw_rx.is_empty();
+        if done && for_redis.is_empty() && for_es.is_empty() {
+            break;
         }
         if closed_at.is_some_and(|t| t.elapsed() > patience) {
-            out.timed_out = u64::try_from(for_redis.len().max(for_es.len())).unwrap_or(u64::MAX);
-            return Ok(out);
+            out.timed_out = u64::try_from(
+                for_redis
+                    .values()
+                    .filter(|(_, order)| *order)
+                    .count()
+                    .max(for_es.len()),
+            )
+            .unwrap_or(u64::MAX);
+            break;
         }
         if !for_redis.is_empty() {
-            let ids: Vec<i64> = for_redis.keys().copied().collect();
+            let keys: Vec<String> = for_redis.keys().cloned().collect();
             let mut pipe = redis::pipe();
-            for id in &ids {
-                pipe.exists(format!("{}{id}", names.order_key_prefix));
+            for key in &keys {
+                pipe.exists(key);
             }
             let found: Vec<bool> = pipe.query_async(&mut redis).await?;
             let now = Instant::now();
-            for (id, exists) in ids.iter().zip(found) {
-                if exists && let Some(at) = for_redis.remove(id) {
-                    out.redis
-                        .push(now.duration_since(at).as_secs_f64() * 1000.0);
+            for (key, exists) in keys.iter().zip(found) {
+                if exists && let Some((at, order)) = for_redis.remove(key) {
+                    let ms = now.duration_since(at).as_secs_f64() * 1000.0;
+                    if order {
+                        out.redis.push(ms)
+                    } else {
+                        out.raw_redis.push(ms)
+                    }
                 }
             }
         }
@@ -110,6 +147,36 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let keys: Vec<String> = (0..RAW_KEYS).map(|i| format!("{raw_prefix}{i}")).collect();
+    let _: () = redis::cmd("UNLINK")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await?;
+    Ok(out)
+}
+
+/// The baseline's keys.
+const RAW_KEYS: u32 = 100;
+
+/// Writes the baseline's keys, one every 10 ms, reporting each when its `SET` returned.
+async fn write_raw_keys(
+    mut conn: redis::aio::MultiplexedConnection,
+    prefix: String,
+    written: mpsc::UnboundedSender<(String, Instant)>,
+) -> redis::RedisResult<()> {
+    for i in 0..RAW_KEYS {
+        let key = format!("{prefix}{i}");
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("1")
+            .arg("EX")
+            .arg(600)
+            .query_async(&mut conn)
+            .await?;
+        let _ = written.send((key, Instant::now()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

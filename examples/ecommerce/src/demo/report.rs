@@ -53,6 +53,7 @@ impl Report {
                 "commit_to_redis": stats(&latencies.redis),
                 "commit_to_elasticsearch": stats(&latencies.elasticsearch),
                 "not_seen": latencies.timed_out,
+                "raw_redis_round_trip": stats(&latencies.raw_redis),
             }),
             checks,
             confirmed_trace,
@@ -105,6 +106,11 @@ impl Report {
             "commit → Elasticsearch     p50 {}, p99 {}",
             ms("commit_to_elasticsearch", "p50"),
             ms("commit_to_elasticsearch", "p99")
+        );
+        eprintln!(
+            "probe baseline            p50 {}, p99 {} (a Redis write by the probe, seen by the same loop)",
+            ms("raw_redis_round_trip", "p50"),
+            ms("raw_redis_round_trip", "p99")
         );
         if let Some(t) = &self.confirmed_trace {
             eprintln!("a confirmed saga           {} {}", t.saga_id, t.url);
