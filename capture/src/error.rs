@@ -153,6 +153,36 @@ pub enum Error {
         reason: String,
     },
 
+    /// A transform failed on a record.
+    #[error("transform `{alias}` failed on a record of `{table}` at {file}:{pos}: {reason}")]
+    Transform {
+        /// The transform's alias in `transforms`.
+        alias: String,
+        /// `db.table`, or the topic for records that are not change events.
+        table: String,
+        /// The binlog file.
+        file: String,
+        /// The event's position.
+        pos: u64,
+        /// Why.
+        reason: String,
+    },
+
+    /// A row that could not be captured, with where it is in the binlog.
+    #[error(
+        "{source} (binlog {file}:{pos}, row {row}; errors.tolerance=all sends such rows to the dead-letter topic instead)"
+    )]
+    Row {
+        /// The binlog file.
+        file: String,
+        /// The rows event's position.
+        pos: u64,
+        /// The row's index in the event.
+        row: u32,
+        /// What went wrong.
+        source: Box<Error>,
+    },
+
     /// A pure decoding error from one of our event decoders.
     #[error("{0}")]
     Event(#[from] crate::binlog::events::EventError),

@@ -14,7 +14,7 @@
 //! | [`envelope`] | the change event envelope and its Connect schema |
 //! | [`offsets`] | durable resume points |
 //! | [`sink`] | the Kafka producer and acknowledgement tracking |
-//! | [`transforms`] | `ExtractNewRecordState` |
+//! | [`transforms`] | single message transforms and predicates, by their Kafka Connect names |
 
 pub mod binlog;
 pub mod config;

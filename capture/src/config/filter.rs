@@ -47,6 +47,14 @@ impl TableFilter {
         })
     }
 
+    /// Whether database `db` is captured at all (`database.include.list`; system databases
+    /// never are).
+    pub fn includes_database(&self, db: &str) -> bool {
+        !is_system_database(db)
+            && (self.database_include.is_empty()
+                || self.database_include.iter().any(|r| r.is_match(db)))
+    }
+
     /// Whether changes to `db.table` are captured.
     pub fn includes(&self, db: &str, table: &str) -> bool {
         if is_system_database(db) {
@@ -84,6 +92,8 @@ mod tests {
         assert!(!f.includes("shop2", "orders"));
         assert!(!f.includes("shop", "audit_log"));
         assert!(!f.includes("mysql", "user"));
+        assert!(f.includes_database("shop") && !f.includes_database("shop2"));
+        assert!(!f.includes_database("mysql"));
         let f = TableFilter::new(None, Some("shop.orders"), None).unwrap();
         assert!(f.includes("shop", "orders"));
         assert!(!f.includes("shop", "orders2"));

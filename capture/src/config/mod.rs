@@ -69,7 +69,8 @@ pub struct ConnectorConfig {
     pub max_queue_size: usize,
     /// `poll.interval.ms` (default 500): how often acknowledged offsets are written.
     pub poll_interval_ms: u64,
-    /// `include.schema.changes` (default true; schema change events are not produced yet).
+    /// `include.schema.changes` (default true): DDL of captured databases as schema change
+    /// events on the topic `<topic.prefix>`.
     pub include_schema_changes: bool,
     /// `provide.transaction.metadata` (default false): a `transaction` block in each event and
     /// BEGIN/END records on `<topic.prefix>.<topic.transaction>`.
@@ -83,8 +84,15 @@ pub struct ConnectorConfig {
     /// `kafka.bootstrap.servers` (alias `bootstrap.servers`; falls back to
     /// `schema.history.internal.kafka.bootstrap.servers`).
     pub bootstrap_servers: String,
-    /// `errors.tolerance` (only `none`).
+    /// `errors.tolerance` (default `none`; `all` sends rows that fail to the dead-letter topic).
     pub errors_tolerance: ErrorsTolerance,
+    /// `errors.deadletterqueue.topic.name` (default `<topic.prefix>.dlq`, ADR 0033).
+    pub dead_letter_topic: String,
+    /// `heartbeat.interval.ms` (default 0: no heartbeats).
+    pub heartbeat_interval_ms: u64,
+    /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`): heartbeats go to
+    /// `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub heartbeat_topic_prefix: String,
     /// The `*.handling.mode` settings.
     pub handling: Handling,
     /// `key.converter.schemas.enable` (default false).
@@ -93,8 +101,8 @@ pub struct ConnectorConfig {
     pub value_schemas: bool,
     /// `offset.storage.file.filename` (default `<name>.offsets.json`).
     pub offsets_file: PathBuf,
-    /// `transforms`: `io.debezium.transforms.ExtractNewRecordState`, if configured.
-    pub extract_new_record_state: Option<crate::transforms::ExtractNewRecordState>,
+    /// `transforms` and `predicates`: the single message transforms, in order.
+    pub transforms: crate::transforms::Chain,
     /// `kafka.producer.<property>`: extra librdkafka producer properties.
     pub producer_properties: BTreeMap<String, String>,
 }
@@ -124,6 +132,8 @@ const KNOWN: &[&str] = &[
     "tombstones.on.delete",
     "include.query",
     "heartbeat.interval.ms",
+    "topic.heartbeat.prefix",
+    "errors.deadletterqueue.topic.name",
     "kafka.bootstrap.servers",
     "bootstrap.servers",
     "schema.history.internal.kafka.bootstrap.servers",
@@ -249,15 +259,8 @@ impl ConnectorConfig {
                 return Err(Error::config(key, conv, JSON_CONVERTER));
             }
         }
-        if let Some(v) = get("heartbeat.interval.ms")
-            && parse_u64("heartbeat.interval.ms", v, 0)? != 0
-        {
-            return Err(Error::config(
-                "heartbeat.interval.ms",
-                v,
-                "0 (heartbeats are not implemented yet)",
-            ));
-        }
+        let heartbeat_interval_ms =
+            opt_u64(get("heartbeat.interval.ms"), "heartbeat.interval.ms", 0, 0)?;
         let transaction_topic = match (get("topic.transaction"), get("transaction.topic")) {
             (Some(a), Some(b)) if a != b => {
                 return Err(Error::config(
@@ -345,17 +348,38 @@ impl ConnectorConfig {
                     .map(|p| (p.to_owned(), v.clone()))
             })
             .collect();
-        let (extract_new_record_state, transform_keys) = crate::transforms::from_properties(props)?;
-        if extract_new_record_state.is_some()
-            && let Some(v) = get("value.converter.schemas.enable")
-            && parse_bool("value.converter.schemas.enable", v)?
-        {
-            return Err(Error::config(
+        let (transforms, transform_keys) = crate::transforms::from_properties(props)?;
+        for (key, reshaper, what) in [
+            (
                 "value.converter.schemas.enable",
-                v,
-                "false while a transform is configured (transformed schemas are not built yet)",
-            ));
+                transforms.value_reshaper(),
+                "values",
+            ),
+            (
+                "key.converter.schemas.enable",
+                transforms.key_reshaper(),
+                "keys",
+            ),
+        ] {
+            if let Some(alias) = reshaper
+                && let Some(v) = get(key)
+                && parse_bool(key, v)?
+            {
+                return Err(Error::config(
+                    key,
+                    v,
+                    format!(
+                        "false while transform `{alias}` changes the shape of {what} \
+                         (schemas of transformed {what} are not built yet)"
+                    ),
+                ));
+            }
         }
+        let heartbeat_topic_prefix = get("topic.heartbeat.prefix")
+            .unwrap_or("__debezium-heartbeat")
+            .to_owned();
+        let dead_letter_topic = get("errors.deadletterqueue.topic.name")
+            .map_or_else(|| format!("{topic_prefix}.dlq"), str::to_owned);
         let unknown_keys = props
             .keys()
             .filter(|k| {
@@ -414,6 +438,9 @@ impl ConnectorConfig {
                 .map(ErrorsTolerance::parse)
                 .transpose()?
                 .unwrap_or(ErrorsTolerance::None),
+            dead_letter_topic,
+            heartbeat_interval_ms,
+            heartbeat_topic_prefix,
             handling,
             key_schemas: opt_bool(
                 get("key.converter.schemas.enable"),
@@ -429,7 +456,7 @@ impl ConnectorConfig {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(format!("{name}.offsets.json"))),
             producer_properties,
-            extract_new_record_state,
+            transforms,
         };
         Ok(Parsed {
             config,
@@ -445,6 +472,11 @@ impl ConnectorConfig {
             .user(Some(self.user.clone()))
             .pass(Some(self.password.clone()))
             .into()
+    }
+
+    /// The heartbeat topic: `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub fn heartbeat_topic(&self) -> String {
+        format!("{}.{}", self.heartbeat_topic_prefix, self.topic_prefix)
     }
 
     /// The topic of a table's change events: `<topic.prefix>.<db>.<table>`.

@@ -95,6 +95,9 @@ mode!(
     ErrorsTolerance, "errors.tolerance" {
         /// Stop at the first event that cannot be decoded or produced (default).
         None = "none",
+        /// Send a row that cannot be decoded, mapped or transformed to the dead-letter topic
+        /// and go on.
+        All = "all",
     }
 );
 

@@ -141,9 +141,9 @@ fn invalid_values_name_the_key_and_what_it_accepts() {
         ),
         ("snapshot.fetch.size", "0", "at least 1"),
         ("decimal.handling.mode", "float", "precise, string, double"),
-        ("errors.tolerance", "all", "none"),
+        ("errors.tolerance", "some", "none, all"),
         ("provide.transaction.metadata", "yes", "true or false"),
-        ("heartbeat.interval.ms", "1000", "not implemented yet"),
+        ("heartbeat.interval.ms", "-5", "at least 0"),
         (
             "value.converter",
             "io.confluent.connect.avro.AvroConverter",
@@ -222,7 +222,7 @@ fn transform_keys_are_known_and_schemas_with_transforms_refused() {
         ]),
     )
     .unwrap();
-    assert!(c.config.extract_new_record_state.is_some());
+    assert_eq!(c.config.transforms.aliases(), ["unwrap"]);
     assert_eq!(c.unknown_keys, ["transforms.unwrap.route.by.field"]);
     let err = ConnectorConfig::from_properties(
         "n",
@@ -237,5 +237,76 @@ fn transform_keys_are_known_and_schemas_with_transforms_refused() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("value.converter.schemas.enable"), "{err}");
+    assert!(
+        err.contains("value.converter.schemas.enable") && err.contains("`unwrap`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn schemas_stay_allowed_with_transforms_that_keep_the_value_shape() {
+    let c = ConnectorConfig::from_properties(
+        "n",
+        &props(&[
+            ("transforms", "route"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
+            ("transforms.route.regex", "(.*)"),
+            ("transforms.route.replacement", "x.$1"),
+            ("value.converter.schemas.enable", "true"),
+            ("key.converter.schemas.enable", "true"),
+        ]),
+    )
+    .unwrap();
+    assert!(c.config.value_schemas && c.config.key_schemas);
+    let err = ConnectorConfig::from_properties(
+        "n",
+        &props(&[
+            ("transforms", "outbox"),
+            (
+                "transforms.outbox.type",
+                "io.debezium.transforms.outbox.EventRouter",
+            ),
+            ("key.converter.schemas.enable", "true"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("key.converter.schemas.enable") && err.contains("`outbox`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn heartbeats_and_the_dead_letter_topic_default_as_documented() {
+    let c = ConnectorConfig::from_properties(
+        "n",
+        &props(&[
+            ("heartbeat.interval.ms", "250"),
+            ("errors.tolerance", "all"),
+        ]),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.heartbeat_interval_ms, 250);
+    assert_eq!(
+        c.heartbeat_topic(),
+        format!("__debezium-heartbeat.{}", c.topic_prefix)
+    );
+    assert_eq!(c.errors_tolerance, ErrorsTolerance::All);
+    assert_eq!(c.dead_letter_topic, format!("{}.dlq", c.topic_prefix));
+    let c = ConnectorConfig::from_properties(
+        "n",
+        &props(&[
+            ("topic.heartbeat.prefix", "hb"),
+            ("errors.deadletterqueue.topic.name", "dead"),
+        ]),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.heartbeat_topic(), format!("hb.{}", c.topic_prefix));
+    assert_eq!(c.dead_letter_topic, "dead");
 }

@@ -26,10 +26,16 @@ use crate::offsets::{
 use crate::sink::{self, KafkaSink, Pending, Record};
 use crate::{Error, Result, preflight};
 
+mod ddl;
+mod dead_letter;
+mod heartbeat;
+mod output;
 mod plan;
 mod records;
+mod schema_change;
 mod snapshot;
 
+use dead_letter::Failure;
 use plan::Plan;
 use records::RecordBuilder;
 use snapshot::SnapshotEnd;
@@ -180,12 +186,6 @@ impl Capture {
         let opts = self.config.mysql_opts();
         let mut conn = mysql_async::Conn::new(opts.clone()).await?;
         preflight::run(&mut conn).await?;
-        if self.config.include_schema_changes {
-            warn!(
-                key = "include.schema.changes",
-                "Schema change events are not produced yet."
-            );
-        }
         let store = FileOffsetStore::new(&self.config.offsets_file);
         let (snapshot, stream_from) = match self.plan(&mut conn, store.load()?).await? {
             Plan::Done(offset) => {
@@ -363,7 +363,28 @@ impl Capture {
         end: Option<&Offset>,
         failures: &mut u32,
     ) -> Result<Outcome> {
-        while let Some(event) = stream.next().await {
+        let mut beat = (self.config.heartbeat_interval_ms > 0).then(|| {
+            let period = Duration::from_millis(self.config.heartbeat_interval_ms);
+            let mut i = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = async {
+                    match beat.as_mut() {
+                        Some(i) => { i.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {
+                    if self.heartbeat(sink, tx, state).await? {
+                        return Ok(Outcome::StoppedAfterLimit);
+                    }
+                    continue;
+                }
+            };
+            let Some(event) = next else { break };
             let event = event?;
             *failures = 0;
             checksum::verify(&event, &state.file)?;
@@ -450,6 +471,41 @@ impl Capture {
                     }
                     Ok(Some(EventData::QueryEvent(q))) => {
                         let query = q.query();
+                        if query != "BEGIN"
+                            && query != "COMMIT"
+                            && self.config.include_schema_changes
+                            && let Some(target) = ddl::target(&query, &q.schema())
+                            && self.captures_ddl(&target)
+                        {
+                            let source = Source {
+                                version: env!("CARGO_PKG_VERSION").to_owned(),
+                                connector: envelope::CONNECTOR,
+                                name: self.config.topic_prefix.clone(),
+                                ts_ms: i64::from(header.timestamp()) * 1000,
+                                snapshot: "false",
+                                db: target.db.clone(),
+                                sequence: None,
+                                ts_us: i64::from(header.timestamp()) * 1_000_000,
+                                ts_ns: i64::from(header.timestamp()) * 1_000_000_000,
+                                table: target.table.clone().unwrap_or_default(),
+                                server_id: header.server_id(),
+                                gtid: state
+                                    .group
+                                    .as_ref()
+                                    .and_then(|g| g.gtid.map(|g| g.to_string())),
+                                file: state.file.clone(),
+                                pos: start,
+                                row: 0,
+                                thread: None,
+                                query: None,
+                            };
+                            if let Some(record) =
+                                self.schema_change_record(&target, &query, source)?
+                                && self.send(sink, tx, state, record).await?
+                            {
+                                return Ok(Outcome::StoppedAfterLimit);
+                            }
+                        }
                         if query == "BEGIN" {
                             if state.group.is_none() {
                                 state.group = Some(Group::new(
@@ -521,8 +577,9 @@ impl Capture {
                 ),
                 ts_ms: g.ts_ms,
             };
-            let record = self.txn_record(&status)?;
-            if self.send(sink, tx, state, record).await? {
+            if let Some(record) = self.txn_record(&status, &state.file, g.start_pos)?
+                && self.send(sink, tx, state, record).await?
+            {
                 return Ok(true);
             }
         }
@@ -543,23 +600,23 @@ impl Capture {
         Ok(false)
     }
 
-    /// A record of the transaction metadata topic, keyed by the transaction id.
-    fn txn_record(&self, status: &TransactionStatus) -> Result<Record> {
-        let json = |v: &dyn erased::Ser| {
-            v.to_vec().map_err(|e| Error::Mapping {
-                table: self.config.transaction_topic.clone(),
-                column: "*".into(),
-                reason: e.to_string(),
-            })
-        };
-        Ok(Record {
-            topic: format!(
+    /// A record of the transaction metadata topic, keyed by the transaction id (through the
+    /// transforms; `None` when one dropped it).
+    fn txn_record(
+        &self,
+        status: &TransactionStatus,
+        file: &str,
+        pos: u64,
+    ) -> Result<Option<Record>> {
+        self.own_record(
+            format!(
                 "{}.{}",
                 self.config.topic_prefix, self.config.transaction_topic
             ),
-            key: Some(json(&serde_json::json!({ "id": status.id }))?),
-            value: Some(json(status)?),
-        })
+            &serde_json::json!({ "id": status.id }),
+            status,
+            (file, pos),
+        )
     }
 
     fn tracker_gone(&self) -> Error {
@@ -652,8 +709,27 @@ impl Capture {
         state: &mut State,
         start: u64,
     ) -> Result<Vec<Record>> {
-        let Some(info) = self.table_info(stream, rows.table_id(), state)? else {
-            return Ok(Vec::new());
+        let info = match self.table_info(stream, rows.table_id(), state) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(Vec::new()),
+            Err(error) => {
+                let (table, topic) = stream.get_tme(rows.table_id()).map_or_else(
+                    || ("?".to_owned(), String::new()),
+                    |t| {
+                        let (db, table) = (t.database_name(), t.table_name());
+                        (format!("{db}.{table}"), self.config.topic_for(&db, &table))
+                    },
+                );
+                return Ok(vec![self.dead_letter_or_fail(Failure {
+                    table: &table,
+                    topic: &topic,
+                    file: &state.file,
+                    pos: start,
+                    row: 0,
+                    stage: "TASK_POLL",
+                    error,
+                })?]);
+            }
         };
         let Some(tme) = stream.get_tme(rows.table_id()) else {
             return Ok(Vec::new());
@@ -722,18 +798,38 @@ impl Capture {
         };
         let mut out = Vec::new();
         for (index, row) in rows.rows(tme).enumerate() {
-            let (before, after) = row.map_err(|e| Error::Decode {
-                event: events::event_type_name(event.header().event_type_raw()).to_owned(),
-                file: state.file.clone(),
+            let failure = |error| Failure {
+                table: &table_name,
+                topic: &info.topic,
+                file: &state.file,
                 pos: start,
-                reason: format!(
-                    "row {index} of `{}.{}`: {e}",
-                    info.schema.db, info.schema.table
-                ),
-            })?;
-            let before = before.map(|r| builder.row(&r)).transpose()?;
-            let after = after.map(|r| builder.row(&r)).transpose()?;
-            builder.records(kind, index as u32, before, after, &mut out)?;
+                row: index as u32,
+                stage: "TASK_POLL",
+                error,
+            };
+            let (before, after) = match row {
+                Ok(images) => images,
+                Err(e) => {
+                    // The rest of the event cannot be read past an undecodable row.
+                    out.push(self.dead_letter_or_fail(failure(Error::Decode {
+                        event: events::event_type_name(event.header().event_type_raw()).to_owned(),
+                        file: state.file.clone(),
+                        pos: start,
+                        reason: format!("row {index} of `{table_name}`: {e}"),
+                    }))?);
+                    break;
+                }
+            };
+            let mapped = before
+                .map(|r| builder.row(&r))
+                .transpose()
+                .and_then(|b| Ok((b, after.map(|r| builder.row(&r)).transpose()?)));
+            match mapped {
+                Ok((before, after)) => {
+                    builder.records(kind, index as u32, before, after, &mut out)?;
+                }
+                Err(error) => out.push(self.dead_letter_or_fail(failure(error))?),
+            }
         }
         if let (Some(t), Some(g)) = (builder.txn.take(), state.group.as_mut())
             && t.total_order > g.txn_total
@@ -749,7 +845,9 @@ impl Capture {
                     data_collections: None,
                     ts_ms: g.ts_ms,
                 };
-                out.insert(0, self.txn_record(&begin)?);
+                if let Some(record) = self.txn_record(&begin, &state.file, g.start_pos)? {
+                    out.insert(0, record);
+                }
             }
         }
         Ok(out)
@@ -808,18 +906,5 @@ mod tests {
         assert_eq!(keel_backoff(1), Duration::from_millis(100));
         assert_eq!(keel_backoff(3), Duration::from_millis(400));
         assert_eq!(keel_backoff(40), Duration::from_secs(30));
-    }
-}
-
-/// Serialization behind a trait object, for `txn_record`'s two payload types.
-mod erased {
-    pub(super) trait Ser {
-        fn to_vec(&self) -> serde_json::Result<Vec<u8>>;
-    }
-
-    impl<T: serde::Serialize> Ser for T {
-        fn to_vec(&self) -> serde_json::Result<Vec<u8>> {
-            serde_json::to_vec(self)
-        }
     }
 }

@@ -4,10 +4,13 @@
 use mysql_common::binlog::value::BinlogValue;
 use serde_json::Value as Json;
 
+use super::dead_letter::Failure;
+use super::output::Unfinished;
 use super::{Capture, TableInfo};
-use crate::envelope::{self, Envelope, Op, Row, Source, Transaction};
+use crate::envelope::{Envelope, Op, Row, Source, Transaction};
 use crate::mapping;
 use crate::sink::Record;
+use crate::transforms::{ConnectRecord, Payload};
 use crate::{Error, Result};
 
 pub(super) struct RecordBuilder<'a> {
@@ -83,12 +86,37 @@ impl RecordBuilder<'_> {
             .collect()))
     }
 
-    fn json<T: serde::Serialize>(&self, payload: &T, schema: Option<&Json>) -> Result<Vec<u8>> {
-        envelope::to_json(payload, schema).map_err(|e| Error::Mapping {
-            table: format!("{}.{}", self.info.schema.db, self.info.schema.table),
-            column: "*".into(),
-            reason: e.to_string(),
-        })
+    /// Runs a change event or tombstone through the transforms; a transform's failure is a
+    /// dead letter (`errors.tolerance=all`) or the error.
+    fn finish(&self, record: ConnectRecord, row_index: u32) -> Result<Option<Record>> {
+        match self
+            .capture
+            .finish(record, Some(&self.info.schemas), &self.table())
+        {
+            Ok(out) => Ok(out),
+            Err(Unfinished::Other(e)) => Err(e),
+            Err(Unfinished::Transform(t)) => {
+                let table = self.table();
+                let error = Error::Transform {
+                    alias: t.alias,
+                    table: table.clone(),
+                    file: self.source.file.clone(),
+                    pos: self.source.pos,
+                    reason: t.reason,
+                };
+                self.capture
+                    .dead_letter_or_fail(Failure {
+                        table: &table,
+                        topic: &self.info.topic,
+                        file: &self.source.file,
+                        pos: self.source.pos,
+                        row: row_index,
+                        stage: "TRANSFORMATION",
+                        error,
+                    })
+                    .map(Some)
+            }
+        }
     }
 
     fn record(
@@ -99,7 +127,6 @@ impl RecordBuilder<'_> {
         after: Option<Row>,
         key: Option<&Row>,
     ) -> Result<Option<Record>> {
-        let cfg = &self.capture.config;
         let mut source = self.source.clone();
         source.row = row_index;
         let env = Envelope {
@@ -116,50 +143,23 @@ impl RecordBuilder<'_> {
             ts_us: self.now_us,
             ts_ns: self.now_us * 1000,
         };
-        let value = match &cfg.extract_new_record_state {
-            Some(t) => match t.apply(&env) {
-                Some(row) => self.json(&row, None)?,
-                None => return Ok(None),
-            },
-            None => self.json(&env, cfg.value_schemas.then_some(&self.info.schemas.value))?,
+        let record = ConnectRecord {
+            topic: self.info.topic.clone(),
+            key: key.cloned().map(Payload::Row),
+            value: Some(Payload::envelope(env)),
+            headers: Vec::new(),
         };
-        Ok(Some(Record {
-            topic: self.info.topic.clone(),
-            key: self.key_bytes(key)?,
-            value: Some(value),
-        }))
+        self.finish(record, row_index)
     }
 
-    fn key_bytes(&self, key: Option<&Row>) -> Result<Option<Vec<u8>>> {
-        let cfg = &self.capture.config;
-        key.map(|k| {
-            self.json(
-                k,
-                if cfg.key_schemas {
-                    self.info.schemas.key.as_ref()
-                } else {
-                    None
-                },
-            )
-        })
-        .transpose()
-    }
-
-    fn tombstone(&self, key: Option<&Row>) -> Result<Option<Record>> {
-        if self
-            .capture
-            .config
-            .extract_new_record_state
-            .as_ref()
-            .is_some_and(|t| !t.keeps_tombstones())
-        {
-            return Ok(None);
-        }
-        Ok(Some(Record {
+    fn tombstone(&self, key: Option<&Row>, row_index: u32) -> Result<Option<Record>> {
+        let record = ConnectRecord {
             topic: self.info.topic.clone(),
-            key: self.key_bytes(key)?,
+            key: key.cloned().map(Payload::Row),
             value: None,
-        }))
+            headers: Vec::new(),
+        };
+        self.finish(record, row_index)
     }
 
     /// The records of one row change: a delete is followed by a tombstone; a primary-key
@@ -178,7 +178,7 @@ impl RecordBuilder<'_> {
                 let key = before.as_ref().and_then(|b| self.key(b));
                 out.extend(self.record(Op::Delete, index, before, None, key.as_ref())?);
                 if tombstones {
-                    out.extend(self.tombstone(key.as_ref())?);
+                    out.extend(self.tombstone(key.as_ref(), index)?);
                 }
             }
             Op::Update => {
@@ -187,7 +187,7 @@ impl RecordBuilder<'_> {
                 if old_key != new_key {
                     out.extend(self.record(Op::Delete, index, before, None, old_key.as_ref())?);
                     if tombstones {
-                        out.extend(self.tombstone(old_key.as_ref())?);
+                        out.extend(self.tombstone(old_key.as_ref(), index)?);
                     }
                     out.extend(self.record(Op::Create, index, None, after, new_key.as_ref())?);
                 } else {

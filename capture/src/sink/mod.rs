@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use tokio::sync::mpsc;
 use tracing::{debug, error};
 
 use crate::config::ConnectorConfig;
 use crate::offsets::{FileOffsetStore, Offset};
+use crate::transforms::Header;
 use crate::{Error, Result};
 
 /// One Kafka record.
@@ -22,6 +24,8 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     /// The value (JSON), `None` for a tombstone.
     pub value: Option<Vec<u8>>,
+    /// Headers (set by transforms, and on dead letters).
+    pub headers: Vec<Header>,
 }
 
 /// The producer.
@@ -74,6 +78,18 @@ impl KafkaSink {
             if let Some(v) = &record.value {
                 fr = fr.payload(v);
             }
+            if !record.headers.is_empty() {
+                let headers = record.headers.iter().fold(
+                    OwnedHeaders::new_with_capacity(record.headers.len()),
+                    |hs, h| {
+                        hs.insert(KafkaHeader {
+                            key: &h.key,
+                            value: h.value.as_ref(),
+                        })
+                    },
+                );
+                fr = fr.headers(headers);
+            }
             match self.producer.send_result(fr) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
@@ -118,7 +134,7 @@ pub struct AckSummary {
 }
 
 /// Awaits deliveries in order and stores the offset of the acknowledged prefix every
-/// `flush_every` and when the channel closes. The first failed delivery stops it: its offset
+/// `flush_every` (also while nothing new arrives) and when the channel closes. The first failed delivery stops it: its offset
 /// and everything after are not stored, so a restart delivers them again.
 pub async fn track_acks(
     mut rx: mpsc::Receiver<Pending>,
@@ -138,7 +154,16 @@ pub async fn track_acks(
         }
         Ok(())
     };
-    while let Some(p) = rx.recv().await {
+    loop {
+        let next = tokio::select! {
+            p = rx.recv() => p,
+            () = tokio::time::sleep_until(last_flush + flush_every) => {
+                store_latest(&latest, &mut summary)?;
+                last_flush = tokio::time::Instant::now();
+                continue;
+            }
+        };
+        let Some(p) = next else { break };
         if let Some(delivery) = p.delivery {
             match delivery.await {
                 Ok(Ok(_)) => summary.acknowledged += 1,

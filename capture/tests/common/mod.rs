@@ -169,3 +169,63 @@ pub fn ops(records: &[(Json, Json)]) -> Vec<String> {
         .map(|(_, v)| v["op"].as_str().unwrap_or("tombstone").to_owned())
         .collect()
 }
+
+/// One record read back with its headers (values as UTF-8 text, `None` for null).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub key: Json,
+    pub value: Json,
+    pub headers: BTreeMap<String, Option<String>>,
+}
+
+/// Every record of `topic` with its headers; waits for `expected`, then lingers 2 s for more.
+pub fn read_topic_with_headers(topic: &str, expected: usize) -> Vec<Received> {
+    use rdkafka::message::Headers;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", stack::kafka().url)
+        .set("group.id", format!("it-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut quiet_since: Option<std::time::Instant> = None;
+    while std::time::Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let parse =
+                    |b: Option<&[u8]>| b.map_or(Json::Null, |b| serde_json::from_slice(b).unwrap());
+                let headers = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_owned(),
+                                    h.value.map(|v| String::from_utf8_lossy(v).into_owned()),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Received {
+                    key: parse(m.key()),
+                    value: parse(m.payload()),
+                    headers,
+                });
+                quiet_since = None;
+            }
+            Some(Err(e)) => panic!("consume {topic}: {e}"),
+            None if out.len() >= expected => {
+                let since = *quiet_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > Duration::from_secs(2) {
+                    break;
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
