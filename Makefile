@@ -6,14 +6,16 @@ ORDERS ?= 2000
 RATE ?= 100
 SAGA ?= orchestration
 KILLS ?= 0
+FUZZ_SECONDS ?= 60
 
-.PHONY: help up status down test demo bench fmt lint
+.PHONY: help up status down test demo bench fuzz fmt lint
 
 help:
 	@echo "make up | status | down   the local stack (MariaDB, PostgreSQL, Redis, Kafka, Elasticsearch, Jaeger)"
 	@echo "make test                 fmt check, clippy, every test including the integration tests (brings the stack up)"
 	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks"
 	@echo "make bench [BENCH=area]   release benchmarks against the stack (core|capture|projections|sagas|e2e)"
+	@echo "make fuzz [FUZZ_SECONDS=60] cargo-fuzz on keel-capture's binlog event decoders"
 
 up:
 	@bash scripts/stack/stack.sh up
@@ -32,6 +34,9 @@ demo:
 
 bench:
 	@bash scripts/bench.sh $(BENCH)
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all

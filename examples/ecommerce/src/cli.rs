@@ -85,7 +85,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         probe_every: u64,
         /// Longest wait, in seconds, for the system to settle after the load.
-        #[arg(long, default_value_t = 180)]
+        #[arg(long, default_value_t = 600)]
         settle_timeout: u64,
     },
 }
