@@ -11,7 +11,13 @@ case "$area" in
   *) echo "error: unknown BENCH=$area (one of core, capture, projections, sagas, e2e, all)" >&2; exit 2 ;;
 esac
 
-# The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core
-# for now), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core,
+# capture), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# capture compares keel-capture with Debezium in the same run, so it needs the optional debezium
+# service; KEEL_BENCH_CAPTURE_ROWS / _UPDATES / _LATENCY_SECS scale it down (defaults 1,000,000
+# rows, 100,000 transactions, 10 s).
+case "$area" in
+  all|capture) export DEBEZIUM=1 ;;
+esac
 bash scripts/stack/stack.sh up
 cargo run --release -p keel-bench -- "$area"

@@ -56,6 +56,7 @@ pub struct Capture {
     stop_after: Option<u64>,
     resume_by: ResumeBy,
     show_progress: bool,
+    null_sink: bool,
 }
 
 /// What a run did.
@@ -137,7 +138,16 @@ impl Capture {
             stop_after: None,
             resume_by: ResumeBy::Position,
             show_progress: true,
+            null_sink: false,
         }
+    }
+
+    /// Read, decode, map and serialize every record as usual, but drop it instead of sending
+    /// it to Kafka (no producer is created; offsets still advance). The raw rate of our reader,
+    /// which `make bench BENCH=capture` compares the real run with.
+    pub fn null_sink(mut self, yes: bool) -> Self {
+        self.null_sink = yes;
+        self
     }
 
     /// Whether the snapshot draws a progress bar on stderr (default true; never drawn when
@@ -213,7 +223,11 @@ impl Capture {
         };
         conn.disconnect().await?;
 
-        let sink = KafkaSink::new(&self.config)?;
+        let sink = if self.null_sink {
+            KafkaSink::null()
+        } else {
+            KafkaSink::new(&self.config)?
+        };
         let (tx, rx) = mpsc::channel(self.config.max_queue_size);
         let acker = tokio::spawn(sink::track_acks(
             rx,
@@ -593,12 +607,9 @@ impl Capture {
             snapshot: None,
         };
         let delivery = sink.send(&record).await?;
-        tx.send(Pending {
-            delivery: Some(delivery),
-            offset,
-        })
-        .await
-        .map_err(|_| self.tracker_gone())?;
+        tx.send(Pending { delivery, offset })
+            .await
+            .map_err(|_| self.tracker_gone())?;
         state.sent += 1;
         Ok(self.stop_after.is_some_and(|n| state.sent >= n))
     }
