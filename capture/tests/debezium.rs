@@ -30,6 +30,8 @@ struct Pair {
     /// Debezium's topic prefix (ours is `fx.prefix`).
     theirs: String,
     connector: Option<Connector>,
+    /// Properties both get on top of the common ones.
+    extra: BTreeMap<String, String>,
 }
 
 impl Pair {
@@ -44,6 +46,7 @@ impl Pair {
             fx,
             theirs,
             connector: None,
+            extra: BTreeMap::new(),
         }
     }
 
@@ -88,7 +91,8 @@ impl Pair {
 
     /// Registers Debezium's connector with `snapshot.mode=mode`.
     async fn start_debezium(&mut self, mode: &str) {
-        let props = self.props(&self.theirs, Self::server_id(2_000_000), mode);
+        let mut props = self.props(&self.theirs, Self::server_id(2_000_000), mode);
+        props.extend(self.extra.clone());
         self.connector = Some(Connector::register(&self.theirs, &props).await);
     }
 
@@ -125,6 +129,7 @@ impl Pair {
     /// Runs keel-capture over the same changes: from `start` (streaming) or with a snapshot.
     async fn run_ours(&self, mode: &str, start: Option<keel_capture::offsets::Offset>) {
         let mut props = self.props(&self.fx.prefix, Self::server_id(3_000_000), mode);
+        props.extend(self.extra.clone());
         let offsets = self.fx.dir.join("offsets.json").display().to_string();
         props.insert("offset.storage.file.filename".into(), offsets);
         let config = ConnectorConfig::from_properties("conformance", &props)
@@ -144,7 +149,17 @@ impl Pair {
         let ours = read_topic(&ours_topic, expected);
         let theirs = read_topic(&theirs_topic, expected);
         self.connector.as_ref().unwrap().assert_healthy().await;
-        let diffs = compare::records(table, &ours, &theirs);
+        let diffs = compare::records(
+            table,
+            compare::Side {
+                prefix: &self.fx.prefix,
+                records: &ours,
+            },
+            compare::Side {
+                prefix: &self.theirs,
+                records: &theirs,
+            },
+        );
         assert!(
             diffs.is_empty(),
             "{} difference(s) from Debezium on {table}:\n{}",
@@ -376,5 +391,34 @@ async fn initial_snapshot_matches_debezium() {
     pair.assert_conform("nokey", 2).await;
     pair.assert_conform("orders", 250).await;
     pair.assert_conform("types", 3).await;
+    pair.finish().await;
+}
+
+#[tokio::test]
+async fn schemas_match_debezium() {
+    let mut pair = Pair::new("dbz_schemas", &[]).await;
+    let db = pair.fx.db.clone();
+    pair.fx.root.query_drop(types_table(&db)).await.unwrap();
+    let json = "org.apache.kafka.connect.json.JsonConverter";
+    for (k, v) in [
+        ("key.converter", json),
+        ("value.converter", json),
+        ("key.converter.schemas.enable", "true"),
+        ("value.converter.schemas.enable", "true"),
+    ] {
+        pair.extra.insert(k.to_owned(), v.to_owned());
+    }
+    pair.start_debezium_streaming().await;
+    let start = pair.fx.position().await;
+    for sql in types_rows(&db) {
+        pair.fx.root.query_drop(sql).await.unwrap();
+    }
+    pair.fx
+        .root
+        .query_drop(format!("DELETE FROM {db}.types WHERE id = 2"))
+        .await
+        .unwrap();
+    pair.run_ours("no_data", Some(start)).await;
+    pair.assert_conform("types", 5).await;
     pair.finish().await;
 }

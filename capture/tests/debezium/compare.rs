@@ -14,6 +14,14 @@ const SNAPSHOT_MOMENT: [&str; 6] = ["ts_ms", "ts_us", "ts_ns", "file", "pos", "g
 /// A value with the fields that must differ blanked out (kept as `"<ignored>"` when present,
 /// so a field missing on one side is still a difference).
 fn normalized(value: &Json) -> Json {
+    // With `schemas.enable=true`: `{"schema": …, "payload": …}`.
+    if let Some(payload) = value.get("payload")
+        && value.get("schema").is_some()
+    {
+        let mut value = value.clone();
+        value["payload"] = normalized(payload);
+        return value;
+    }
     let mut value = value.clone();
     let Some(obj) = value.as_object_mut() else {
         return value;
@@ -54,6 +62,11 @@ fn diff(path: &str, ours: &Json, theirs: &Json, out: &mut Vec<String>) {
                 }
             }
         }
+        (Json::Array(a), Json::Array(b)) if a.len() == b.len() => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                diff(&format!("{path}[{i}]"), v, w, out);
+            }
+        }
         (Json::Number(a), Json::Number(b))
             if a.as_f64() == b.as_f64() && a.is_f64() != b.is_f64() =>
         {
@@ -64,9 +77,49 @@ fn diff(path: &str, ours: &Json, theirs: &Json, out: &mut Vec<String>) {
     }
 }
 
+/// `schemas.enable=true`: the Connect schemas' names start with the topic prefix, which must
+/// differ; `<prefix>.` stands for it.
+fn unprefixed(value: &Json, prefix: &str) -> Json {
+    match value {
+        Json::String(s) => match s.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+            Some(rest) => Json::String(format!("<prefix>.{rest}")),
+            None => value.clone(),
+        },
+        Json::Array(a) => Json::Array(a.iter().map(|v| unprefixed(v, prefix)).collect()),
+        Json::Object(o) => Json::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), unprefixed(v, prefix)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// One side of a comparison: a topic's records and the topic prefix they were written with.
+pub(crate) struct Side<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) records: &'a [(Json, Json)],
+}
+
 /// The differences between two topics' records, in order; empty when they conform.
-pub(crate) fn records(topic: &str, ours: &[(Json, Json)], theirs: &[(Json, Json)]) -> Vec<String> {
+pub(crate) fn records(topic: &str, ours: Side<'_>, theirs: Side<'_>) -> Vec<String> {
     let mut out = Vec::new();
+    let schema_free = |side: &Side<'_>| -> Vec<(Json, Json)> {
+        side.records
+            .iter()
+            .map(|(k, v)| {
+                let strip = |j: &Json| {
+                    let mut j = j.clone();
+                    if let Some(schema) = j.get("schema") {
+                        j["schema"] = unprefixed(schema, side.prefix);
+                    }
+                    j
+                };
+                (strip(k), strip(v))
+            })
+            .collect()
+    };
+    let (ours, theirs) = (schema_free(&ours), schema_free(&theirs));
     if ours.len() != theirs.len() {
         out.push(format!(
             "{topic}: {} records in ours, {} in Debezium's",
@@ -74,7 +127,7 @@ pub(crate) fn records(topic: &str, ours: &[(Json, Json)], theirs: &[(Json, Json)
             theirs.len()
         ));
     }
-    for (i, ((ka, va), (kb, vb))) in ours.iter().zip(theirs).enumerate() {
+    for (i, ((ka, va), (kb, vb))) in ours.iter().zip(&theirs).enumerate() {
         diff(&format!("{topic}[{i}].key"), ka, kb, &mut out);
         diff(
             &format!("{topic}[{i}].value"),
@@ -92,6 +145,10 @@ fn only_the_fields_that_must_differ_are_ignored() {
         "source": {"version": "0.1.0", "name": "a", "pos": 4}});
     let b = serde_json::json!({"op": "c", "after": {"id": 1}, "ts_ms": 2,
         "source": {"version": "3.4.0.Final", "name": "b", "pos": 5}});
-    let d = records("t", &[(Json::Null, a)], &[(Json::Null, b)]);
+    let side = |records| Side {
+        prefix: "p",
+        records,
+    };
+    let d = records("t", side(&[(Json::Null, a)]), side(&[(Json::Null, b)]));
     assert_eq!(d, ["t[0].value.source.pos: ours 4, Debezium 5"]);
 }
