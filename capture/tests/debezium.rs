@@ -17,6 +17,7 @@ use keel_core::testing::stack;
 use mysql_async::prelude::Queryable;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde_json::Value as Json;
 
 mod common;
 #[path = "debezium/compare.rs"]
@@ -420,5 +421,58 @@ async fn schemas_match_debezium() {
         .unwrap();
     pair.run_ours("no_data", Some(start)).await;
     pair.assert_conform("types", 5).await;
+    pair.finish().await;
+}
+
+#[tokio::test]
+async fn transaction_metadata_matches_debezium() {
+    let mut pair = Pair::new("dbz_txn", &[]).await;
+    let db = pair.fx.db.clone();
+    for sql in [
+        format!("CREATE TABLE {db}.a (id INT PRIMARY KEY, v VARCHAR(10))"),
+        format!("CREATE TABLE {db}.b (id INT PRIMARY KEY, v VARCHAR(10))"),
+    ] {
+        pair.fx.root.query_drop(sql).await.unwrap();
+    }
+    pair.extra
+        .insert("provide.transaction.metadata".into(), "true".into());
+    pair.start_debezium_streaming().await;
+    let start = pair.fx.position().await;
+    for sql in [
+        "BEGIN".to_owned(),
+        format!("INSERT INTO {db}.a VALUES (1, 'x'), (2, 'y')"),
+        format!("INSERT INTO {db}.b VALUES (1, 'z')"),
+        format!("UPDATE {db}.a SET v = 'w' WHERE id = 1"),
+        format!("DELETE FROM {db}.b WHERE id = 1"),
+        "COMMIT".to_owned(),
+        format!("INSERT INTO {db}.a VALUES (3, 'auto')"),
+    ] {
+        pair.fx.root.query_drop(sql).await.unwrap();
+    }
+    pair.run_ours("no_data", Some(start)).await;
+    // a: 2 c, 1 u; then 1 c. b: 1 c, 1 d and its tombstone.
+    pair.assert_conform("a", 4).await;
+    pair.assert_conform("b", 3).await;
+    // Debezium's transaction topic also has the `ready` rows' transactions from before our
+    // start: compare the transactions ours saw.
+    let ours = read_topic(&format!("{}.transaction", pair.fx.prefix), 4);
+    let ids: Vec<&Json> = ours.iter().map(|(k, _)| &k["id"]).collect();
+    let theirs: Vec<(Json, Json)> = read_topic(&format!("{}.transaction", pair.theirs), 4 + 2)
+        .into_iter()
+        .filter(|(k, _)| ids.contains(&&k["id"]))
+        .collect();
+    let diffs = compare::records(
+        "transaction",
+        compare::Side {
+            prefix: &pair.fx.prefix,
+            records: &ours,
+        },
+        compare::Side {
+            prefix: &pair.theirs,
+            records: &theirs,
+        },
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(ours.len(), 4, "BEGIN and END of two transactions: {ours:?}");
     pair.finish().await;
 }
