@@ -453,14 +453,16 @@ async fn transaction_metadata_matches_debezium() {
     // a: 2 c, 1 u; then 1 c. b: 1 c, 1 d and its tombstone.
     pair.assert_conform("a", 4).await;
     pair.assert_conform("b", 3).await;
-    // Debezium's transaction topic also has the `ready` rows' transactions from before our
-    // start: compare the transactions ours saw.
+    // Debezium's transaction topic also has the `ready` rows' transactions (BEGIN and END
+    // each) from before our start: wait for all of them, compare the transactions ours saw.
     let ours = read_topic(&format!("{}.transaction", pair.fx.prefix), 4);
     let ids: Vec<&Json> = ours.iter().map(|(k, _)| &k["id"]).collect();
-    let theirs: Vec<(Json, Json)> = read_topic(&format!("{}.transaction", pair.theirs), 4 + 2)
-        .into_iter()
-        .filter(|(k, _)| ids.contains(&&k["id"]))
-        .collect();
+    let ready = read_topic(&format!("{}.{db}.ready", pair.theirs), 1).len();
+    let theirs: Vec<(Json, Json)> =
+        read_topic(&format!("{}.transaction", pair.theirs), 2 * ready + 4)
+            .into_iter()
+            .filter(|(k, _)| ids.contains(&&k["id"]))
+            .collect();
     let diffs = compare::records(
         "transaction",
         compare::Side {

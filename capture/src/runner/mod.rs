@@ -71,6 +71,10 @@ pub struct RunSummary {
 }
 
 struct TableInfo {
+    /// The table map it was built from (None in a snapshot): a transaction's table map that
+    /// repeats it keeps this info instead of building the schemas again (3× the small
+    /// transactions/s, `make bench BENCH=capture`).
+    tme: Option<mysql_common::binlog::events::TableMapEvent<'static>>,
     schema: TableSchema,
     schemas: EnvelopeSchemas,
     topic: String,
@@ -87,7 +91,8 @@ struct Group {
     /// Transaction metadata: BEGIN sent, change events so far, per table.
     begun: bool,
     txn_total: u64,
-    txn_tables: BTreeMap<String, u64>,
+    /// Events per table, in the order the tables first appeared.
+    txn_tables: Vec<(String, u64)>,
 }
 
 impl Group {
@@ -100,7 +105,7 @@ impl Group {
             ts_ms,
             begun: false,
             txn_total: 0,
-            txn_tables: BTreeMap::new(),
+            txn_tables: Vec::new(),
         }
     }
 
@@ -447,7 +452,16 @@ impl Capture {
                 }
                 _ => match event.read_data() {
                     Ok(Some(EventData::TableMapEvent(t))) => {
-                        state.tables.remove(&t.table_id());
+                        // Every transaction repeats its tables' maps; only a changed one (DDL,
+                        // a reused table id) invalidates what was built from the last.
+                        let same = state
+                            .tables
+                            .get(&t.table_id())
+                            .and_then(|i| i.as_ref())
+                            .is_some_and(|i| i.tme.as_ref() == Some(&t));
+                        if !same {
+                            state.tables.remove(&t.table_id());
+                        }
                     }
                     Ok(Some(EventData::RowsEvent(rows))) => {
                         let records = self.rows_to_records(stream, &event, &rows, state, start)?;
@@ -524,7 +538,8 @@ impl Capture {
                 status: "END",
                 id: g.txn_id(&state.file),
                 event_count: Some(g.txn_total),
-                data_collections: Some(
+                // In Debezium's order: that of the Java HashMap it counts them in.
+                data_collections: Some(envelope::hash_map_order(
                     g.txn_tables
                         .iter()
                         .map(|(t, n)| DataCollection {
@@ -532,7 +547,8 @@ impl Capture {
                             event_count: *n,
                         })
                         .collect(),
-                ),
+                    |d| d.data_collection.as_str(),
+                )),
                 ts_ms: g.ts_ms,
             };
             let record = self.txn_record(&status)?;
@@ -639,6 +655,7 @@ impl Capture {
                 reason,
             })?;
             Some(Arc::new(TableInfo {
+                tme: Some(tme.clone().into_owned()),
                 schemas: EnvelopeSchemas::new(
                     &self.config.topic_prefix,
                     &schema,
@@ -695,7 +712,11 @@ impl Capture {
             (true, Some(g)) => Some(Transaction {
                 id: g.txn_id(&state.file),
                 total_order: g.txn_total,
-                data_collection_order: g.txn_tables.get(&table_name).copied().unwrap_or(0),
+                data_collection_order: g
+                    .txn_tables
+                    .iter()
+                    .find(|(t, _)| *t == table_name)
+                    .map_or(0, |(_, n)| *n),
             }),
             _ => None,
         };
@@ -749,7 +770,10 @@ impl Capture {
         if let (Some(t), Some(g)) = (builder.txn.take(), state.group.as_mut())
             && t.total_order > g.txn_total
         {
-            g.txn_tables.insert(table_name, t.data_collection_order);
+            match g.txn_tables.iter_mut().find(|(t, _)| *t == table_name) {
+                Some((_, n)) => *n = t.data_collection_order,
+                None => g.txn_tables.push((table_name, t.data_collection_order)),
+            }
             g.txn_total = t.total_order;
             if !g.begun {
                 g.begun = true;

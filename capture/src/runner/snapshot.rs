@@ -310,6 +310,7 @@ impl Capture {
     fn snapshot_table_info(&self, table: &SnapshotTable) -> TableInfo {
         let schema = table.schema.clone();
         TableInfo {
+            tme: None,
             schemas: EnvelopeSchemas::new(
                 &self.config.topic_prefix,
                 &schema,
