@@ -7,21 +7,23 @@ RATE ?= 100
 SAGA ?= orchestration
 KILLS ?= 0
 FUZZ_SECONDS ?= 60
+DEBEZIUM ?= 0
 
 .PHONY: help up status down test demo bench fuzz fmt lint
 
 help:
 	@echo "make up | status | down   the local stack (MariaDB, PostgreSQL, Redis, Kafka, Elasticsearch, Jaeger)"
+	@echo "make up DEBEZIUM=1        ... plus Kafka Connect with Debezium's MariaDB connector"
 	@echo "make test                 fmt check, clippy, every test including the integration tests (brings the stack up)"
 	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks"
 	@echo "make bench [BENCH=area]   release benchmarks against the stack (core|capture|projections|sagas|e2e)"
 	@echo "make fuzz [FUZZ_SECONDS=60] cargo-fuzz on keel-capture's binlog event decoders"
 
 up:
-	@bash scripts/stack/stack.sh up
+	@DEBEZIUM=$(DEBEZIUM) bash scripts/stack/stack.sh up
 
 status:
-	@bash scripts/stack/stack.sh status
+	@DEBEZIUM=$(DEBEZIUM) bash scripts/stack/stack.sh status
 
 down:
 	@bash scripts/stack/stack.sh down

@@ -12,7 +12,13 @@ case "$area" in
 esac
 
 # The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core,
-# e2e), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# capture, e2e), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# capture compares keel-capture with Debezium in the same run, so it needs the optional debezium
+# service; KEEL_BENCH_CAPTURE_ROWS / _UPDATES / _LATENCY_SECS scale it down (defaults 1,000,000
+# rows, 100,000 transactions, 10 s).
+case "$area" in
+  all|capture) export DEBEZIUM=1 ;;
+esac
 bash scripts/stack/stack.sh up
 if [[ "$area" == e2e || "$area" == all ]]; then
   # The e2e benchmark runs the example's release binary.

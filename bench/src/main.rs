@@ -5,6 +5,7 @@
 //! Areas: `core`, `capture`, `projections`, `sagas`, `e2e`, or `all`; an area whose benchmark
 //! is not built yet is skipped with a message (and is an error when asked for by name).
 
+mod capture;
 mod core;
 mod e2e;
 mod report;
@@ -49,6 +50,7 @@ async fn main() -> ExitCode {
     for area in areas {
         let outcome = match area {
             "core" => core::run(&mut report).await,
+            "capture" => capture::run(&mut report).await,
             "e2e" => e2e::run(&mut report).await,
             _ if all => {
                 eprintln!("keel-bench: the {area} benchmark is not built yet; skipped");

@@ -115,7 +115,10 @@ async fn a_snapshot_killed_three_times_resumes_and_loses_nothing() {
         let stored: Json = serde_json::from_str(&offsets).unwrap_or(Json::Null);
         killed_mid_snapshot += usize::from(stored.get("snapshot").is_some_and(|s| !s.is_null()));
     }
-    assert!(killed_mid_snapshot >= 1, "no kill landed in the middle of the snapshot");
+    assert!(
+        killed_mid_snapshot >= 1,
+        "no kill landed in the middle of the snapshot"
+    );
     finish(&config);
 
     let expected = table(&mut fx, "items").await;
@@ -186,7 +189,10 @@ async fn streaming_killed_five_times_resumes_and_loses_nothing() {
     });
     for wait_ms in [500, 900, 400, 1200, 700] {
         tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-        assert!(!writer.is_finished(), "the kills must land while the writer writes");
+        assert!(
+            !writer.is_finished(),
+            "the kills must land while the writer writes"
+        );
         kill(child);
         tokio::time::sleep(Duration::from_millis(200)).await;
         child = start(&config, false);

@@ -417,10 +417,14 @@ async fn snapshot_and_stream_map_every_column_type_alike() {
     );
     assert_eq!(a.len(), 39);
     for (name, value) in a {
-        if name != "id" {
+        if name != "id" && name != "ts" {
             assert_eq!(Some(value), b.get(name), "column {name}");
         }
     }
+    // Except where Debezium's own snapshot writes a value differently (the conformance test in
+    // debezium.rs checks this against it): TIMESTAMP without the fraction's trailing zeros.
+    assert_eq!(a["ts"], "2018-06-20T13:37:03.12Z");
+    assert_eq!(b["ts"], "2018-06-20T13:37:03.120Z");
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     assert_eq!(a["tx"], "text");
     assert_eq!(a["lc"], "€x");

@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
 # The local stack without Docker:  stack.sh up|status|down [service ...]
-# Services: mariadb postgres redis kafka elasticsearch jaeger (all by default).
+# Services: mariadb postgres redis kafka elasticsearch jaeger (all by default), and the optional
+# debezium (Kafka Connect + Debezium), which `up` starts by default only when DEBEZIUM=1.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_SERVICES="mariadb postgres redis kafka elasticsearch jaeger"
+OPTIONAL_SERVICES="debezium"
 for f in "$STACK_LIB_DIR"/services/*.sh; do . "$f"; done
 
 cmd="${1:-status}"; shift || true
-services="${*:-$ALL_SERVICES}"
+# Without a list: the core services, plus the optional ones for status and down (so they are
+# shown and stopped), and for up only when asked (DEBEZIUM=1).
+if [ $# -gt 0 ]; then services="$*"
+elif [ "$cmd" = up ] && [ "${DEBEZIUM:-0}" != 1 ]; then services="$ALL_SERVICES"
+else services="$ALL_SERVICES $OPTIONAL_SERVICES"
+fi
 
 # One line per service: name, state, address, detail.
 line() { printf '%-14s %-5s %-28s %s\n' "$1" "$2" "$3" "$4"; }
 addr() { local p out=""; for p in $("${1}_ports"); do out="${out:+$out,}127.0.0.1:$p"; done; printf '%s' "$out"; }
 
+# An optional service that was not asked for (not running, no DEBEZIUM=1): not an error.
+idle() {
+  declare -F "${1}_idle" >/dev/null && [ "${DEBEZIUM:-0}" != 1 ] && ! pid_alive "$1"
+}
+
 status_one() {
   local svc="$1" detail
   if detail="$("${svc}_probe" 2>/dev/null)"; then line "$svc" up "$(addr "$svc")" "$detail"; return 0
+  elif idle "$svc"; then line "$svc" off "$(addr "$svc")" "$("${svc}_idle")"; return 0
   else line "$svc" down "$(addr "$svc")" "$(pid_alive "$svc" && echo "process running, not answering; see $(logfile "$svc")" || echo "not running")"; return 1
   fi
 }

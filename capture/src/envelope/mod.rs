@@ -1,12 +1,14 @@
 //! Debezium's change event envelope, as Kafka Connect's JsonConverter writes it
 //! (`schemas.enable=false`: the bare payload; `true`: `{"schema": ..., "payload": ...}`).
 
+mod java_order;
 mod schema;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value as Json;
 
+pub use java_order::hash_map_order;
 pub use schema::EnvelopeSchemas;
 
 /// The connector name written to `source.connector`.

@@ -54,6 +54,8 @@ impl EnvelopeSchemas {
             ],
             "optional": false,
             "name": "io.debezium.connector.mariadb.Source",
+            // Debezium 3.x versions its source block's schema.
+            "version": 1,
             "field": "source",
         });
         let transaction = json!({
@@ -118,5 +120,6 @@ mod tests {
             s.value["fields"][2]["name"],
             "io.debezium.connector.mariadb.Source"
         );
+        assert_eq!(s.value["fields"][2]["version"], 1);
     }
 }

@@ -163,10 +163,13 @@ pub fn map_value(col: &ColumnMeta, value: &BinlogValue<'_>, h: &Handling) -> Res
                 return Err("geometry shorter than its SRID".into());
             }
             let srid = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            Ok(json!({
-                "wkb": base64::engine::general_purpose::STANDARD.encode(&b[4..]),
-                "srid": if srid == 0 { Json::Null } else { json!(srid) },
-            }))
+            let wkb = base64::engine::general_purpose::STANDARD.encode(&b[4..]);
+            let srid = if srid == 0 { Json::Null } else { json!(srid) };
+            if col.point {
+                let (x, y) = point_xy(&b[4..]).ok_or("a POINT column's WKB is not a point")?;
+                return Ok(json!({"x": x, "y": y, "wkb": wkb, "srid": srid}));
+            }
+            Ok(json!({"wkb": wkb, "srid": srid}))
         }
         MYSQL_TYPE_STRING
         | MYSQL_TYPE_VARCHAR
@@ -178,6 +181,13 @@ pub fn map_value(col: &ColumnMeta, value: &BinlogValue<'_>, h: &Handling) -> Res
             let Value::Bytes(b) = value else {
                 return Err(bad());
             };
+            if let Some(n) = col.binary_length()
+                && b.len() < n
+            {
+                let mut padded = b.clone();
+                padded.resize(n, 0);
+                return Ok(binary(&padded, h.binary));
+            }
             if col.is_binary() {
                 return Ok(binary(b, h.binary));
             }
@@ -191,6 +201,45 @@ pub fn map_value(col: &ColumnMeta, value: &BinlogValue<'_>, h: &Handling) -> Res
                 })
         }
         other => Err(format!("column type {other:?} is not supported")),
+    }
+}
+
+/// A WKB point's coordinates: byte order (1 little-endian, 0 big-endian), type 1, x, y.
+fn point_xy(wkb: &[u8]) -> Option<(f64, f64)> {
+    let little = match wkb.first()? {
+        1 => true,
+        0 => false,
+        _ => return None,
+    };
+    let word = |at: usize| -> Option<[u8; 8]> { wkb.get(at..at + 8)?.try_into().ok() };
+    let ty: [u8; 4] = wkb.get(1..5)?.try_into().ok()?;
+    let ty = if little {
+        u32::from_le_bytes(ty)
+    } else {
+        u32::from_be_bytes(ty)
+    };
+    if ty != 1 {
+        return None;
+    }
+    let f = |b: [u8; 8]| {
+        if little {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        }
+    };
+    Some((f(word(5)?), f(word(13)?)))
+}
+
+/// A snapshot read's value in the form Debezium's snapshot writes it, where that differs from
+/// its streaming form: TIMESTAMP's fraction without trailing zeros (`…03.12Z`, `…03Z`; streamed
+/// events keep the column's precision, `…03.120Z`).
+pub fn snapshot_form(col: &ColumnMeta, value: Json) -> Json {
+    match (col.column_type, value) {
+        (ColumnType::MYSQL_TYPE_TIMESTAMP | ColumnType::MYSQL_TYPE_TIMESTAMP2, Json::String(s)) => {
+            Json::String(temporal::trim_fraction(&s))
+        }
+        (_, value) => value,
     }
 }
 

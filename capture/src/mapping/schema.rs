@@ -2,7 +2,7 @@
 //! them, and their Kafka Connect schemas.
 
 use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField, TableMapEvent};
-use mysql_common::constants::ColumnType;
+use mysql_common::constants::{ColumnType, GeometryType};
 use serde_json::{Value as Json, json};
 
 use super::charset;
@@ -29,6 +29,8 @@ pub struct ColumnMeta {
     pub enum_values: Vec<String>,
     /// SET values, in order.
     pub set_values: Vec<String>,
+    /// A POINT column (Debezium maps it to `io.debezium.data.geometry.Point`).
+    pub point: bool,
 }
 
 impl ColumnMeta {
@@ -44,6 +46,7 @@ impl ColumnMeta {
             nullable: true,
             enum_values: Vec::new(),
             set_values: Vec::new(),
+            point: false,
         }
     }
 
@@ -72,6 +75,21 @@ impl ColumnMeta {
         match self.meta.as_slice() {
             [bits, bytes, ..] => usize::from(*bytes) * 8 + usize::from(*bits),
             _ => 1,
+        }
+    }
+
+    /// BINARY(n)'s n (bytes), from a CHAR/BINARY column's table-map metadata: the binlog
+    /// drops BINARY's trailing zero bytes and Debezium pads them back.
+    pub fn binary_length(&self) -> Option<usize> {
+        if self.column_type != ColumnType::MYSQL_TYPE_STRING || !self.is_binary() {
+            return None;
+        }
+        match self.meta.as_slice() {
+            [real_type, low, ..] if real_type & 0x30 != 0x30 => {
+                Some(usize::from(*low) | (usize::from((real_type & 0x30) ^ 0x30) << 4))
+            }
+            [_, low, ..] => Some(usize::from(*low)),
+            _ => None,
         }
     }
 
@@ -140,6 +158,23 @@ impl ColumnMeta {
                 Some(json!({"allowed": self.set_values.join(",")})),
             ),
             MYSQL_TYPE_JSON => ("string", Some("io.debezium.data.Json"), None),
+            MYSQL_TYPE_GEOMETRY if self.point => {
+                let mut s = json!({
+                    "type": "struct",
+                    "fields": [
+                        {"type": "double", "optional": false, "field": "x"},
+                        {"type": "double", "optional": false, "field": "y"},
+                        {"type": "bytes", "optional": true, "field": "wkb"},
+                        {"type": "int32", "optional": true, "field": "srid"}
+                    ],
+                    "optional": self.nullable,
+                    "name": "io.debezium.data.geometry.Point",
+                    "version": 1,
+                    "doc": "Geometry (POINT)",
+                });
+                s["field"] = json!(self.name);
+                return s;
+            }
             MYSQL_TYPE_GEOMETRY => {
                 let mut s = json!({
                     "type": "struct",
@@ -212,6 +247,7 @@ impl TableSchema {
         }
         let mut enums: Vec<Vec<String>> = Vec::new();
         let mut sets: Vec<Vec<String>> = Vec::new();
+        let mut geometries: Vec<bool> = Vec::new();
         for field in tme.iter_optional_meta() {
             match field.map_err(|e| e.to_string())? {
                 OptionalMetadataField::EnumStrValue(v) => {
@@ -224,6 +260,11 @@ impl TableSchema {
                                 .map(|s| s.value().into_owned())
                                 .collect(),
                         );
+                    }
+                }
+                OptionalMetadataField::GeometryType(v) => {
+                    for ty in v.iter_geometry_types() {
+                        geometries.push(matches!(ty, Ok(GeometryType::GEOM_POINT)));
                     }
                 }
                 OptionalMetadataField::SetStrValue(v) => {
@@ -242,6 +283,7 @@ impl TableSchema {
             }
         }
         let (mut enums, mut sets) = (enums.into_iter(), sets.into_iter());
+        let mut geometries = geometries.into_iter();
         let nulls = tme.null_bitmask();
         let mut columns = Vec::with_capacity(count);
         for i in 0..count {
@@ -279,7 +321,9 @@ impl TableSchema {
             col.charset = charset;
             col.primary_key = pk.contains(&(i as u64));
             col.nullable = nulls.get(i).is_some_and(|b| *b);
-            if column_type.is_enum_type() {
+            if column_type == ColumnType::MYSQL_TYPE_GEOMETRY {
+                col.point = geometries.next().unwrap_or(false);
+            } else if column_type.is_enum_type() {
                 col.enum_values = enums.next().unwrap_or_default();
             } else if column_type.is_set_type() {
                 col.set_values = sets.next().unwrap_or_default();

@@ -101,6 +101,7 @@ impl ColumnDefinition {
         };
         if column_type == MYSQL_TYPE_GEOMETRY {
             col.charset = charset::BINARY;
+            col.point = self.data_type.eq_ignore_ascii_case("point");
         }
         col.primary_key = self.primary_key;
         col.nullable = self.nullable;

@@ -81,3 +81,17 @@ pub(crate) fn timestamp(value: &Value, fsp: u8) -> Option<Json> {
     };
     Some(Json::String(format!("{base}{frac}Z")))
 }
+
+/// `2018-06-20T13:37:03.120Z` → `2018-06-20T13:37:03.12Z`, `….000Z` → `…03Z`.
+pub(crate) fn trim_fraction(iso: &str) -> String {
+    let Some(body) = iso.strip_suffix('Z') else {
+        return iso.to_owned();
+    };
+    match body.split_once('.') {
+        Some((secs, frac)) => match frac.trim_end_matches('0') {
+            "" => format!("{secs}Z"),
+            frac => format!("{secs}.{frac}Z"),
+        },
+        None => iso.to_owned(),
+    }
+}

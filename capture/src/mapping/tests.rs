@@ -210,6 +210,65 @@ fn geometry_is_wkb_and_srid() {
 }
 
 #[test]
+fn a_point_column_adds_x_and_y_as_debezium_point() {
+    let mut c = col(MYSQL_TYPE_GEOMETRY);
+    c.point = true;
+    let mut b = vec![0, 0, 0, 0, 1, 1, 0, 0, 0];
+    b.extend_from_slice(&1.0f64.to_le_bytes());
+    b.extend_from_slice(&(-2.5f64).to_le_bytes());
+    let v = map(&c, Value::Bytes(b));
+    assert_eq!(
+        v,
+        json!({"x": 1.0, "y": -2.5, "wkb": "AQEAAAAAAAAAAADwPwAAAAAAAATA", "srid": null})
+    );
+    let schema = c.connect_schema(&Handling::default());
+    assert_eq!(schema["name"], "io.debezium.data.geometry.Point");
+    assert!(
+        map_value(
+            &c,
+            &BinlogValue::Value(Value::Bytes(vec![0; 9])),
+            &Handling::default()
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn binary_is_padded_back_to_its_length_with_zero_bytes() {
+    let mut c = col(MYSQL_TYPE_STRING);
+    c.charset = 63;
+    c.meta = vec![0xfe, 3];
+    assert_eq!(c.binary_length(), Some(3));
+    assert_eq!(map(&c, Value::Bytes(vec![])), json!("AAAA"));
+    assert_eq!(map(&c, Value::Bytes(vec![1])), json!("AQAA"));
+    // CHAR is not padded; VARBINARY has no fixed length.
+    c.charset = 45;
+    assert_eq!(map(&c, Value::Bytes(b"ab".to_vec())), json!("ab"));
+    let mut v = col(MYSQL_TYPE_VARCHAR);
+    v.charset = 63;
+    assert_eq!(v.binary_length(), None);
+}
+
+#[test]
+fn a_snapshot_timestamp_drops_trailing_fraction_zeros() {
+    let c = col(MYSQL_TYPE_TIMESTAMP2);
+    let form = |s: &str| snapshot_form(&c, json!(s));
+    assert_eq!(
+        form("2018-06-20T13:37:03.120Z"),
+        json!("2018-06-20T13:37:03.12Z")
+    );
+    assert_eq!(
+        form("2018-06-20T13:37:03.000Z"),
+        json!("2018-06-20T13:37:03Z")
+    );
+    assert_eq!(form("2018-06-20T13:37:03Z"), json!("2018-06-20T13:37:03Z"));
+    assert_eq!(
+        snapshot_form(&col(MYSQL_TYPE_VARCHAR), json!("1.0Z")),
+        json!("1.0Z")
+    );
+}
+
+#[test]
 fn a_value_of_the_wrong_shape_is_an_error_not_a_panic() {
     let err = map_value(
         &col(MYSQL_TYPE_DATE),

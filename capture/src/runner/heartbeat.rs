@@ -28,11 +28,12 @@ impl Capture {
             &json!({ "ts_ms": chrono::Utc::now().timestamp_millis() }),
             (&state.resume.file, state.resume.pos),
         )?;
+        // `None` when a transform dropped the heartbeat; the null sink sends nothing either.
+        let counted = record.is_some();
         let delivery = match record {
-            Some(record) => Some(sink.send(&record).await?),
+            Some(record) => sink.send(&record).await?,
             None => None,
         };
-        let counted = delivery.is_some();
         tx.send(Pending {
             delivery,
             offset: state.resume.clone(),

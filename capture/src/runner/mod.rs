@@ -62,6 +62,7 @@ pub struct Capture {
     stop_after: Option<u64>,
     resume_by: ResumeBy,
     show_progress: bool,
+    null_sink: bool,
 }
 
 /// What a run did.
@@ -76,6 +77,10 @@ pub struct RunSummary {
 }
 
 struct TableInfo {
+    /// The table map it was built from (None in a snapshot): a transaction's table map that
+    /// repeats it keeps this info instead of building the schemas again (3× the small
+    /// transactions/s, `make bench BENCH=capture`).
+    tme: Option<mysql_common::binlog::events::TableMapEvent<'static>>,
     schema: TableSchema,
     schemas: EnvelopeSchemas,
     topic: String,
@@ -92,7 +97,8 @@ struct Group {
     /// Transaction metadata: BEGIN sent, change events so far, per table.
     begun: bool,
     txn_total: u64,
-    txn_tables: BTreeMap<String, u64>,
+    /// Events per table, in the order the tables first appeared.
+    txn_tables: Vec<(String, u64)>,
 }
 
 impl Group {
@@ -105,7 +111,7 @@ impl Group {
             ts_ms,
             begun: false,
             txn_total: 0,
-            txn_tables: BTreeMap::new(),
+            txn_tables: Vec::new(),
         }
     }
 
@@ -143,7 +149,16 @@ impl Capture {
             stop_after: None,
             resume_by: ResumeBy::Position,
             show_progress: true,
+            null_sink: false,
         }
+    }
+
+    /// Read, decode, map and serialize every record as usual, but drop it instead of sending
+    /// it to Kafka (no producer is created; offsets still advance). The raw rate of our reader,
+    /// which `make bench BENCH=capture` compares the real run with.
+    pub fn null_sink(mut self, yes: bool) -> Self {
+        self.null_sink = yes;
+        self
     }
 
     /// Whether the snapshot draws a progress bar on stderr (default true; never drawn when
@@ -213,7 +228,11 @@ impl Capture {
         };
         conn.disconnect().await?;
 
-        let sink = KafkaSink::new(&self.config)?;
+        let sink = if self.null_sink {
+            KafkaSink::null()
+        } else {
+            KafkaSink::new(&self.config)?
+        };
         let (tx, rx) = mpsc::channel(self.config.max_queue_size);
         let acker = tokio::spawn(sink::track_acks(
             rx,
@@ -454,7 +473,16 @@ impl Capture {
                 }
                 _ => match event.read_data() {
                     Ok(Some(EventData::TableMapEvent(t))) => {
-                        state.tables.remove(&t.table_id());
+                        // Every transaction repeats its tables' maps; only a changed one (DDL,
+                        // a reused table id) invalidates what was built from the last.
+                        let same = state
+                            .tables
+                            .get(&t.table_id())
+                            .and_then(|i| i.as_ref())
+                            .is_some_and(|i| i.tme.as_ref() == Some(&t));
+                        if !same {
+                            state.tables.remove(&t.table_id());
+                        }
                     }
                     Ok(Some(EventData::RowsEvent(rows))) => {
                         let records = self.rows_to_records(stream, &event, &rows, state, start)?;
@@ -566,7 +594,8 @@ impl Capture {
                 status: "END",
                 id: g.txn_id(&state.file),
                 event_count: Some(g.txn_total),
-                data_collections: Some(
+                // In Debezium's order: that of the Java HashMap it counts them in.
+                data_collections: Some(envelope::hash_map_order(
                     g.txn_tables
                         .iter()
                         .map(|(t, n)| DataCollection {
@@ -574,7 +603,8 @@ impl Capture {
                             event_count: *n,
                         })
                         .collect(),
-                ),
+                    |d| d.data_collection.as_str(),
+                )),
                 ts_ms: g.ts_ms,
             };
             if let Some(record) = self.txn_record(&status, &state.file, g.start_pos)?
@@ -650,12 +680,9 @@ impl Capture {
             snapshot: None,
         };
         let delivery = sink.send(&record).await?;
-        tx.send(Pending {
-            delivery: Some(delivery),
-            offset,
-        })
-        .await
-        .map_err(|_| self.tracker_gone())?;
+        tx.send(Pending { delivery, offset })
+            .await
+            .map_err(|_| self.tracker_gone())?;
         state.sent += 1;
         Ok(self.stop_after.is_some_and(|n| state.sent >= n))
     }
@@ -685,6 +712,7 @@ impl Capture {
                 reason,
             })?;
             Some(Arc::new(TableInfo {
+                tme: Some(tme.clone().into_owned()),
                 schemas: EnvelopeSchemas::new(
                     &self.config.topic_prefix,
                     &schema,
@@ -760,7 +788,11 @@ impl Capture {
             (true, Some(g)) => Some(Transaction {
                 id: g.txn_id(&state.file),
                 total_order: g.txn_total,
-                data_collection_order: g.txn_tables.get(&table_name).copied().unwrap_or(0),
+                data_collection_order: g
+                    .txn_tables
+                    .iter()
+                    .find(|(t, _)| *t == table_name)
+                    .map_or(0, |(_, n)| *n),
             }),
             _ => None,
         };
@@ -834,7 +866,10 @@ impl Capture {
         if let (Some(t), Some(g)) = (builder.txn.take(), state.group.as_mut())
             && t.total_order > g.txn_total
         {
-            g.txn_tables.insert(table_name, t.data_collection_order);
+            match g.txn_tables.iter_mut().find(|(t, _)| *t == table_name) {
+                Some((_, n)) => *n = t.data_collection_order,
+                None => g.txn_tables.push((table_name, t.data_collection_order)),
+            }
             g.txn_total = t.total_order;
             if !g.begun {
                 g.begun = true;

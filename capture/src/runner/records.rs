@@ -31,9 +31,17 @@ impl RecordBuilder<'_> {
 
     /// A row as the snapshot selected it, already reshaped to the binlog's value forms
     /// ([`mapping::normalize_selected`]), mapped by the same code as [`row`](Self::row).
+    /// Values Debezium's snapshot writes differently are then brought into that form
+    /// ([`mapping::snapshot_form`]).
     pub(super) fn selected_row(&self, values: &[BinlogValue<'static>]) -> Result<Row> {
         self.check_len(values.len())?;
-        self.map_columns(|i| values.get(i))
+        let Row(values) = self.map_columns(|i| values.get(i))?;
+        let cols = &self.info.schema.columns;
+        Ok(Row(values
+            .into_iter()
+            .zip(cols)
+            .map(|((name, v), col)| (name, mapping::snapshot_form(col, v)))
+            .collect()))
     }
 
     fn table(&self) -> String {

@@ -143,7 +143,7 @@ impl Sender<'_> {
         builder.records(Op::Read, 0, None, Some(after), &mut out)?;
         for record in out {
             let delivery = self.sink.send(&record).await?;
-            self.pending(Some(delivery), held.offset.clone()).await?;
+            self.pending(delivery, held.offset.clone()).await?;
             *self.sent += 1;
         }
         for offset in std::mem::take(&mut self.after_held) {
@@ -310,6 +310,7 @@ impl Capture {
     fn snapshot_table_info(&self, table: &SnapshotTable) -> TableInfo {
         let schema = table.schema.clone();
         TableInfo {
+            tme: None,
             schemas: EnvelopeSchemas::new(
                 &self.config.topic_prefix,
                 &schema,

@@ -16,6 +16,8 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::Value as Json;
 
+pub mod connect;
+
 /// A unique database created as root, dropped by [`Fixture::drop_db`].
 pub struct Fixture {
     pub root: Conn,

@@ -2,7 +2,8 @@
 //!
 //! Every endpoint has a default matching `make up` and can be overridden by an environment
 //! variable (`KEEL_MARIADB_URL`, `KEEL_MARIADB_ROOT_URL`, `KEEL_POSTGRES_URL`, `KEEL_REDIS_URL`,
-//! `KEEL_KAFKA_BROKERS`, `KEEL_ELASTICSEARCH_URL`, `KEEL_OTLP_ENDPOINT`, `KEEL_JAEGER_QUERY_URL`).
+//! `KEEL_KAFKA_BROKERS`, `KEEL_ELASTICSEARCH_URL`, `KEEL_OTLP_ENDPOINT`, `KEEL_JAEGER_QUERY_URL`,
+//! `KEEL_CONNECT_URL`).
 
 use std::net::ToSocketAddrs;
 use std::time::Duration;
@@ -97,6 +98,12 @@ pub fn jaeger_query() -> Service {
     service("jaeger", "KEEL_JAEGER_QUERY_URL", "http://127.0.0.1:16686")
 }
 
+/// Kafka Connect's REST API with Debezium's MariaDB connector: the optional `debezium` service
+/// (`make up DEBEZIUM=1`; `make test` starts it).
+pub fn connect() -> Service {
+    service("debezium", "KEEL_CONNECT_URL", "http://127.0.0.1:8083")
+}
+
 impl Service {
     /// Checks that the service accepts TCP connections, and panics with a message that says
     /// to run `make up` when it does not. Integration tests call this first, so a stack that is
@@ -110,9 +117,15 @@ impl Service {
             .is_some_and(|addr| {
                 std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
             });
+        // The optional service is started only when asked for.
+        let ask = if self.name == "debezium" {
+            " DEBEZIUM=1"
+        } else {
+            ""
+        };
         assert!(
             reachable,
-            "{} is unreachable at {}: run make up",
+            "{} is unreachable at {}: run make up{ask}",
             self.name, self.addr
         );
         self
