@@ -588,8 +588,12 @@ async fn transaction_metadata_brackets_each_transaction() {
     assert_eq!(txs[0].1["event_count"], Json::Null);
     assert_eq!(txs[1].1["status"], "END");
     assert_eq!(txs[1].1["event_count"], 4);
+    // The order of `data_collections` is Debezium's (Java HashMap order of the names, checked
+    // against Debezium itself in tests/debezium.rs); here only the counts per table matter.
+    let mut collections = txs[1].1["data_collections"].as_array().unwrap().clone();
+    collections.sort_by_key(|c| c["data_collection"].as_str().unwrap_or_default().to_owned());
     assert_eq!(
-        txs[1].1["data_collections"],
+        Json::Array(collections),
         json!([
             {"data_collection": format!("{db}.a"), "event_count": 3},
             {"data_collection": format!("{db}.b"), "event_count": 1}
