@@ -12,7 +12,8 @@ case "$area" in
 esac
 
 # The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core,
-# e2e), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# projections, sagas, e2e), says "not built yet" for the others, and exits 2 when the area asked
+# for has none.
 bash scripts/stack/stack.sh up
 if [[ "$area" == e2e || "$area" == all ]]; then
   # The e2e benchmark runs the example's release binary.

@@ -12,7 +12,7 @@
 //!   beside the first catch-up of the same history;
 //! - the live projection's lag (`ProjectionRunner::lag().ms_behind`, sampled every 100 ms)
 //!   while events are appended at `KEEL_BENCH_PROJECTIONS_LIVE_RATE` (5,000) events/s for
-//!   `KEEL_BENCH_PROJECTIONS_LIVE_SECONDS` (15), `KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND` (10)
+//!   `KEEL_BENCH_PROJECTIONS_LIVE_SECONDS` (15), `KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND` (50)
 //!   events per append to a new account, beside the `flush.timeout.ms` a partial batch waits.
 //!
 //! The history is `events / KEEL_BENCH_PROJECTIONS_EVENTS_PER_DOC` (4) account streams of that
@@ -69,7 +69,7 @@ impl Sizes {
             batch: env_usize("KEEL_BENCH_PROJECTIONS_BATCH", 1000).max(1),
             live_rate: env_f64("KEEL_BENCH_PROJECTIONS_LIVE_RATE", 5000.0),
             live_seconds: env_f64("KEEL_BENCH_PROJECTIONS_LIVE_SECONDS", 15.0),
-            live_per_append: env_usize("KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND", 10).max(1),
+            live_per_append: env_usize("KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND", 50).max(1),
         }
     }
 

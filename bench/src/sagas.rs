@@ -13,7 +13,7 @@
 //!   beside the raw rate of the same writes.
 //!
 //! Every run works in a database of its own (`keel_bench_sagas_<run>`, dropped at the end) and
-//! on topics of its own (`keel-bench-<run>-…`, deleted at the end). Sizes:
+//! on topics and consumer groups of its own (`keel-bench-<run>-…`, deleted at the end). Sizes:
 //! `KEEL_BENCH_SAGAS_COUNT` (3000), `KEEL_BENCH_SAGAS_WINDOW` (256 in flight),
 //! `KEEL_BENCH_SAGAS_RATE` (500/s), `KEEL_BENCH_SAGAS_SECONDS` (10),
 //! `KEEL_BENCH_SAGAS_COMPENSATIONS` (1000), `KEEL_BENCH_SAGAS_PARTITIONS` (8 partitions per
@@ -34,7 +34,9 @@ use tokio::sync::mpsc;
 
 use crate::BenchError;
 use crate::report::Report;
-use crate::support::{TempDatabase, create_topics, delete_topics, env_f64, env_usize};
+use crate::support::{
+    TempDatabase, create_topics, delete_groups, delete_topics, env_f64, env_usize,
+};
 use drive::{Pace, Phase, drive};
 use observed::Finished;
 use raw::{RawPipeline, RawTopics, RawWrites};
@@ -101,15 +103,19 @@ pub(crate) async fn run(report: &mut Report) -> Result<(), BenchError> {
         Err(e) => Err(e),
     };
     let deleted = delete_topics(&kafka.url, &topics.with_dead_letters()).await;
+    let groups = delete_groups(&kafka.url, &topics.groups()).await;
     let dropped = db.drop_database().await;
     eprintln!(
-        "sagas: cleaned up: {} topic(s) deleted, database {} dropped; done in {:.1} s",
+        "sagas: cleaned up: {} topic(s) and {} consumer group(s) deleted, database {} dropped; \
+         done in {:.1} s",
         deleted.as_ref().map_or(0, |n| *n),
+        groups.as_ref().map_or(0, |n| *n),
         db.name(),
         started.elapsed().as_secs_f64()
     );
     outcome?;
     deleted?;
+    groups?;
     dropped
 }
 

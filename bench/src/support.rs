@@ -1,5 +1,5 @@
 //! What the sagas and projections areas share: sizes from the environment, progress bars,
-//! rates, a database of their own per run, and Kafka topics made and removed per run.
+//! rates, a database of their own per run, and Kafka topics and groups removed per run.
 
 use std::time::Duration;
 
@@ -140,6 +140,15 @@ pub(crate) async fn delete_topics(brokers: &str, topics: &[String]) -> Result<us
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     let results = admin(brokers)?
         .delete_topics(&names, &admin_options())
+        .await?;
+    Ok(results.iter().filter(|r| r.is_ok()).count())
+}
+
+/// Deletes the consumer groups `groups` (their members gone); returns how many were deleted.
+pub(crate) async fn delete_groups(brokers: &str, groups: &[String]) -> Result<usize, BenchError> {
+    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let results = admin(brokers)?
+        .delete_groups(&names, &admin_options())
         .await?;
     Ok(results.iter().filter(|r| r.is_ok()).count())
 }

@@ -33,7 +33,7 @@ pub(super) fn record(report: &mut Report, sizes: Sizes, m: &Measured) -> Result<
         goal: Some((">= 2000 sagas/s".into(), value >= 2000.0)),
         notes: format!(
             "{} sagas, {} in flight, start to last completion (durable); {setup}; p50/p99 \
-             duration under this load {:.1}/{:.1} ms; coordinator metrics: {} started, {} \
+             duration under this load {:.1}/{:.1} ms; coordinator metrics over the whole run: {} started, {} \
              commands sent, {} replies ignored, {} dead-lettered, {} parked",
             sizes.sagas,
             sizes.window,

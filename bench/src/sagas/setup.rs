@@ -70,6 +70,18 @@ impl Topics {
         all
     }
 
+    /// Every consumer group of the run: the coordinator's, the participants', the raw ones.
+    pub(crate) fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = PARTICIPANTS
+            .iter()
+            .map(|p| format!("{}-{p}", self.group))
+            .collect();
+        for g in ["coordinator", "raw-participant", "raw-coordinator"] {
+            groups.push(format!("{}-{g}", self.group));
+        }
+        groups
+    }
+
     /// Every topic, and the dead-letter topics the consumers may have created.
     pub(crate) fn with_dead_letters(&self) -> Vec<String> {
         let all = self.all();
