@@ -12,7 +12,7 @@ case "$area" in
 esac
 
 # The runner is the keel-bench binary (bench/): it runs the areas whose benchmark exists (core,
-# capture, e2e), says "not built yet" for the others, and exits 2 when the area asked for has none.
+# capture, projections, sagas, e2e), says "not built yet" for the others, and exits 2 when the area asked for has none.
 # capture compares keel-capture with Debezium in the same run, so it needs the optional debezium
 # service; KEEL_BENCH_CAPTURE_ROWS / _UPDATES / _LATENCY_SECS scale it down (defaults 1,000,000
 # rows, 100,000 transactions, 10 s).

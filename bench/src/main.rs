@@ -8,8 +8,11 @@
 mod capture;
 mod core;
 mod e2e;
+mod projections;
 mod report;
+mod sagas;
 mod stats;
+mod support;
 
 use std::process::ExitCode;
 
@@ -52,6 +55,8 @@ async fn main() -> ExitCode {
             "core" => core::run(&mut report).await,
             "capture" => capture::run(&mut report).await,
             "e2e" => e2e::run(&mut report).await,
+            "projections" => projections::run(&mut report).await,
+            "sagas" => sagas::run(&mut report).await,
             _ if all => {
                 eprintln!("keel-bench: the {area} benchmark is not built yet; skipped");
                 continue;

@@ -1,0 +1,138 @@
+//! The projections area's figures.
+
+use std::time::Duration;
+
+use super::Sizes;
+use super::live;
+use crate::BenchError;
+use crate::report::{Figure, Report};
+use crate::stats::percentile_ms;
+use crate::support::per_second;
+
+/// What the phases measured, turned into figures.
+pub(super) struct Figures {
+    pub(super) sizes: Sizes,
+    pub(super) redis: (Duration, Duration),
+    pub(super) es: (Duration, Duration),
+    pub(super) rebuild: (keel_projections::RebuildReport, Duration, live::Reads, u64),
+    pub(super) lag: live::LiveLag,
+    pub(super) flush_ms: u64,
+}
+
+impl Figures {
+    pub(super) fn record(&self, report: &mut Report) -> Result<(), BenchError> {
+        let s = self.sizes;
+        let history = s.history();
+        let setup = format!(
+            "a fresh projection (no checkpoint) over a PostgresStore of its own holding \
+             {history} Deposited events ({} accounts x {} events, one append each), \
+             batch.size {}: read, decode, load the batch's documents from the sink, apply, \
+             write one change per document, commit the checkpoint",
+            s.accounts(),
+            s.per_doc,
+            s.batch
+        );
+        let raw_note = format!(
+            "the same {} final documents in groups of {} (the documents of one batch), one \
+             group after the other",
+            s.accounts(),
+            s.group()
+        );
+        for (bench, sink, (took, raw_took), floor, baseline) in [
+            (
+                "projections.catch_up_redis",
+                "Redis (RedisSink, JSON, Lua version guard in one EVALSHA pipeline per batch)",
+                self.redis,
+                100_000.0,
+                "raw Redis pipelines of SET document + SET version key (redis crate \
+                 ConnectionManager)",
+            ),
+            (
+                "projections.catch_up_elasticsearch",
+                "Elasticsearch (ElasticsearchSink behind an alias, _mget + _bulk with \
+                 external versions)",
+                self.es,
+                20_000.0,
+                "raw Elasticsearch _bulk index requests (reqwest) into an index with the same \
+                 mapping",
+            ),
+        ] {
+            let value = per_second(history, took);
+            let baseline_value = per_second(history, raw_took);
+            let ratio = value / baseline_value;
+            report.record(Figure {
+                bench,
+                value,
+                unit: "events/s",
+                baseline: format!("{baseline}: {raw_note}"),
+                baseline_value,
+                goal: Some((
+                    format!(">= {floor} events/s and ratio >= 0.8"),
+                    value >= floor && ratio >= 0.8,
+                )),
+                notes: format!(
+                    "into {sink}; {setup}; {:.2} s vs {:.2} s",
+                    took.as_secs_f64(),
+                    raw_took.as_secs_f64()
+                ),
+            })?;
+        }
+
+        let (rebuilt, took, reads, after) = &self.rebuild;
+        let no_downtime =
+            reads.failed == 0 && reads.incomplete == 0 && *after == u64::try_from(s.accounts())?;
+        report.record(Figure {
+            bench: "projections.rebuild_elasticsearch_ms",
+            value: took.as_secs_f64() * 1e3,
+            unit: "ms",
+            baseline: "the fresh projection's first catch-up of the same history into \
+                       Elasticsearch (projections.catch_up_elasticsearch)"
+                .into(),
+            baseline_value: self.es.0.as_secs_f64() * 1e3,
+            goal: Some((
+                "no downtime: every read during the rebuild sees the whole model".into(),
+                no_downtime,
+            )),
+            notes: format!(
+                "rebuild_elasticsearch: {} events replayed into {} (was {}), alias switched, \
+                 old index deleted, while the live runner followed the store; a reader counted \
+                 the documents behind the alias every 50 ms: {} complete, {} incomplete, {} \
+                 failed; {after} documents after",
+                rebuilt.events,
+                rebuilt.new_index,
+                rebuilt.old_index.as_deref().unwrap_or("none"),
+                reads.complete,
+                reads.incomplete,
+                reads.failed
+            ),
+        })?;
+
+        let lag = &self.lag;
+        let p99 = percentile_ms(&lag.samples, 99.0);
+        report.record(Figure {
+            bench: "projections.live_lag_p99_ms",
+            value: p99,
+            unit: "ms",
+            baseline: "flush.timeout.ms, the longest a partial batch waits".into(),
+            #[allow(clippy::cast_precision_loss, reason = "milliseconds")]
+            baseline_value: self.flush_ms as f64,
+            goal: None,
+            notes: format!(
+                "the Redis projection following the store (run) while {} events were appended \
+                 at {} events/s ({} per append, kept {:.0} events/s); lag().ms_behind sampled \
+                 every 100 ms ({} samples): p50 {:.0} ms, p99 {p99:.0} ms, max {:.0} ms; caught \
+                 up {:.0} ms after the last append; batch.size {}",
+                lag.events,
+                s.live_rate,
+                s.live_per_append,
+                per_second(lag.events, lag.appending),
+                lag.samples.len(),
+                percentile_ms(&lag.samples, 50.0),
+                percentile_ms(&lag.samples, 100.0),
+                lag.drained.as_secs_f64() * 1e3,
+                s.batch
+            ),
+        })?;
+        Ok(())
+    }
+}
