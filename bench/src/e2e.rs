@@ -62,8 +62,16 @@ pub(crate) async fn run(report: &mut Report) -> Result<(), BenchError> {
             "--settle-timeout",
             "3600",
         ])
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot run {}: {e} (scripts/bench.sh builds it)",
+                exe.display()
+            )
+        })?
+        .wait_with_output()
         .await
         .map_err(|e| {
             format!(
