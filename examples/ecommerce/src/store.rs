@@ -1,8 +1,9 @@
 //! The event store (PostgreSQL, one database per namespace) and the repositories with their
 //! snapshot policies.
 
+use keel::repository::Executed;
 use keel::store::PostgresStore;
-use keel::{Repository, SnapshotPolicy};
+use keel::{Aggregate, CommandError, Metadata, Repository, SnapshotPolicy};
 
 use crate::domain::inventory::Inventory;
 use crate::domain::order::Order;
@@ -32,4 +33,28 @@ pub fn inventory(store: PostgresStore) -> Repository<Inventory, PostgresStore> {
 /// The payment repository.
 pub fn payments(store: PostgresStore) -> Repository<Payment, PostgresStore> {
     Repository::new(store)
+}
+
+/// Executes `command`, deciding it again at once after a conflict (another writer appended to
+/// the stream meanwhile), up to `retries` times; the last outcome is returned as it is.
+pub async fn execute_retrying<A: Aggregate>(
+    repo: &Repository<A, PostgresStore>,
+    stream: &str,
+    command: A::Command,
+    metadata: &Metadata,
+    retries: u32,
+) -> Result<Executed<A>, CommandError<A::Error>>
+where
+    A::Command: Clone,
+{
+    let mut attempts = 0;
+    loop {
+        match repo
+            .execute(stream, command.clone(), metadata.clone())
+            .await
+        {
+            Err(CommandError::Conflict { .. }) if attempts < retries => attempts += 1,
+            outcome => return outcome,
+        }
+    }
 }

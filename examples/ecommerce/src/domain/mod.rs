@@ -8,6 +8,14 @@ pub mod order;
 pub mod payment;
 pub mod reservation;
 
+use keel::{DomainEvent, RecordedEvent};
+
+/// A stored event as `E`; the error names its type and position.
+pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, String> {
+    E::from_payload(&event.event_type, event.payload.clone())
+        .map_err(|e| format!("{} at position {}: {e}", event.event_type, event.position))
+}
+
 /// Stream ids: one prefix per aggregate type, then the legacy primary key.
 pub mod streams {
     /// `order-<id>`.

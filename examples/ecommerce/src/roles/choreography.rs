@@ -134,8 +134,7 @@ fn order_id(event: &RecordedEvent) -> Option<i64> {
 }
 
 fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, HandlerError> {
-    E::from_payload(&event.event_type, event.payload.clone())
-        .map_err(|e| format!("{} at {}: {e}", event.event_type, event.position).into())
+    Ok(crate::domain::decode(event)?)
 }
 
 impl Reactions {

@@ -127,17 +127,10 @@ pub async fn execute<A: Aggregate>(
 where
     A::Command: Clone,
 {
-    let mut attempts = 0;
-    loop {
-        match repo
-            .execute(stream, command.clone(), metadata.clone())
-            .await
-        {
-            Ok(done) => return Ok(Ok(done.state)),
-            Err(CommandError::Rejected(error)) => return Ok(Err(error)),
-            Err(CommandError::Conflict { .. }) if attempts < 10 => attempts += 1,
-            Err(error) => return Err(failed(A::TYPE, error)),
-        }
+    match crate::store::execute_retrying(repo, stream, command, metadata, 10).await {
+        Ok(done) => Ok(Ok(done.state)),
+        Err(CommandError::Rejected(error)) => Ok(Err(error)),
+        Err(error) => Err(failed(A::TYPE, error)),
     }
 }
 

@@ -13,7 +13,7 @@ use keel::sagas::store::PostgresSagaStore;
 use keel::sagas::{CommandEnvelope, CommandHandler, Coordinator, Participant, ReplyOutcome, Saga};
 use keel::store::PostgresStore;
 use keel::subscription::{EventHandler, Subscription};
-use keel::{DomainEvent, Metadata, RecordedEvent, Repository};
+use keel::{Metadata, RecordedEvent, Repository};
 use serde_json::Value;
 
 use super::participants::{execute, failed, kafka_config, serve};
@@ -145,12 +145,7 @@ impl Starter {
 }
 
 fn decode(event: &RecordedEvent) -> Result<OrderEvent, HandlerError> {
-    OrderEvent::from_payload(&event.event_type, event.payload.clone()).map_err(|e| {
-        HandlerError::permanent(format!(
-            "{} at position {}: {e}",
-            event.event_type, event.position
-        ))
-    })
+    crate::domain::decode(event).map_err(HandlerError::permanent)
 }
 
 #[async_trait]

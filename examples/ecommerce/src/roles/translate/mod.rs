@@ -221,13 +221,7 @@ pub async fn execute<A: Aggregate>(
 where
     A::Command: Clone,
 {
-    let mut attempts = 0;
-    let outcome = loop {
-        match repo.execute(stream, command.clone(), meta.clone()).await {
-            Err(CommandError::Conflict { .. }) if attempts < 5 => attempts += 1,
-            other => break other,
-        }
-    };
+    let outcome = crate::store::execute_retrying(repo, stream, command, &meta, 5).await;
     match outcome {
         Ok(_) => Ok(()),
         Err(CommandError::Conflict { .. }) => Err(HandlerError::retryable(format!(
