@@ -1,23 +1,28 @@
 //! `make bench BENCH=projections`: a fresh projection catching up a PostgreSQL event store
-//! with a history of `KEEL_BENCH_PROJECTIONS_EVENTS` events (200,000 by default; the
-//! projections issue (#5) names 1,000,000), as the issue asks:
+//! with a history of `KEEL_BENCH_PROJECTIONS_EVENTS` events (1,000,000 by default, as the
+//! projections issue (#5) names), as the issue asks:
 //!
 //! - events/s projected into Redis (`RedisSink`, JSON documents behind the Lua version guard),
 //!   beside the raw rate of writing the same final documents with the same client in the same
 //!   groups (a pipeline of `SET` document + `SET` version per batch of `batch.size` events);
 //! - events/s projected into Elasticsearch (`ElasticsearchSink` behind an alias, `_bulk` with
 //!   external versions), beside raw `_bulk` requests of the same documents in the same groups;
+//! - the same two catch-ups (`projections.*_vs_read`) beside the history read alone from the
+//!   store just before each (`EventStore::read_all` in pages of `read.size`, nothing decoded
+//!   or written): what a catch-up has to read before it writes;
 //! - the time `rebuild_elasticsearch` takes to replay the history into a new index and switch
 //!   the alias while the live runner follows and a reader counts the documents every 50 ms,
 //!   beside the first catch-up of the same history;
 //! - the live projection's lag (`ProjectionRunner::lag().ms_behind`, sampled every 100 ms)
 //!   while events are appended at `KEEL_BENCH_PROJECTIONS_LIVE_RATE` (5,000) events/s for
-//!   `KEEL_BENCH_PROJECTIONS_LIVE_SECONDS` (15), `KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND` (50)
+//!   `KEEL_BENCH_PROJECTIONS_LIVE_SECONDS` (15), `KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND` (250)
 //!   events per append to a new account, beside the `flush.timeout.ms` a partial batch waits.
 //!
 //! The history is `events / KEEL_BENCH_PROJECTIONS_EVENTS_PER_DOC` (4) account streams of that
 //! many deposits each, so each document is written once per batch; `batch.size` is
-//! `KEEL_BENCH_PROJECTIONS_BATCH` (1,000). Every run has its own database
+//! `KEEL_BENCH_PROJECTIONS_BATCH` (1,000); `read.concurrency` and `max.in.flight.requests` are
+//! the runner's defaults unless `KEEL_BENCH_PROJECTIONS_READ_CONCURRENCY` and
+//! `KEEL_BENCH_PROJECTIONS_IN_FLIGHT` say otherwise. Every run has its own database
 //! (`keel_bench_proj_<run>`, dropped at the end), Redis keys (`keel-bench-<run>:…`, unlinked)
 //! and indices (`keel-bench-<run>-…`, deleted).
 
@@ -64,12 +69,12 @@ impl Sizes {
     fn from_env() -> Self {
         let per_doc = env_usize("KEEL_BENCH_PROJECTIONS_EVENTS_PER_DOC", 4).max(1);
         Self {
-            events: env_usize("KEEL_BENCH_PROJECTIONS_EVENTS", 200_000).max(per_doc),
+            events: env_usize("KEEL_BENCH_PROJECTIONS_EVENTS", 1_000_000).max(per_doc),
             per_doc,
             batch: env_usize("KEEL_BENCH_PROJECTIONS_BATCH", 1000).max(1),
             live_rate: env_f64("KEEL_BENCH_PROJECTIONS_LIVE_RATE", 5000.0),
             live_seconds: env_f64("KEEL_BENCH_PROJECTIONS_LIVE_SECONDS", 15.0),
-            live_per_append: env_usize("KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND", 50).max(1),
+            live_per_append: env_usize("KEEL_BENCH_PROJECTIONS_LIVE_PER_APPEND", 250).max(1),
         }
     }
 
@@ -158,17 +163,28 @@ async fn measure(
         sizes.per_doc, sizes.batch
     );
     append_accounts(
-        &store,
+        &model::loader(&db.url).await?,
         ACCOUNTS,
         0..accounts,
         sizes.per_doc,
-        8,
+        16,
         "append history",
     )
     .await?;
+    let defaults = RunnerConfig::default();
     let config = RunnerConfig {
         batch_size: sizes.batch,
-        ..RunnerConfig::default()
+        read_concurrency: env_usize(
+            "KEEL_BENCH_PROJECTIONS_READ_CONCURRENCY",
+            defaults.read_concurrency,
+        )
+        .max(1),
+        max_in_flight_requests: env_usize(
+            "KEEL_BENCH_PROJECTIONS_IN_FLIGHT",
+            defaults.max_in_flight_requests,
+        )
+        .max(1),
+        ..defaults
     };
 
     // Redis: a fresh projection, then the raw pipelines.
@@ -182,6 +198,7 @@ async fn measure(
             .with_sink(redis_sink)
             .with_config(config.clone())?,
     );
+    let read_before_redis = raw::read_history(&store, config.read_size, history).await?;
     let redis_took = timed_catch_up(&to_redis, &store, history, "catch-up: redis").await?;
     check_redis(env, sizes).await?;
     let raw_redis = raw::redis(
@@ -202,6 +219,7 @@ async fn measure(
             .with_sink(ElasticsearchSink::build_behind_alias(es_config.clone()).await?)
             .with_config(config.clone())?,
     );
+    let read_before_es = raw::read_history(&store, config.read_size, history).await?;
     let es_took = timed_catch_up(&to_es, &store, history, "catch-up: elasticsearch").await?;
     let raw_es = raw::elasticsearch(
         &env.http,
@@ -239,6 +257,10 @@ async fn measure(
         sizes,
         redis: (redis_took, raw_redis),
         es: (es_took, raw_es),
+        reads: (read_before_redis, read_before_es),
+        read_size: config.read_size,
+        read_concurrency: config.read_concurrency,
+        in_flight: config.max_in_flight_requests,
         rebuild: (rebuilt, rebuild_took, reads, after),
         lag,
         flush_ms: config.flush_timeout_ms,

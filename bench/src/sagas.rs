@@ -51,6 +51,7 @@ struct Sizes {
     seconds: f64,
     compensations: usize,
     partitions: usize,
+    consumers: usize,
     warmup: usize,
 }
 
@@ -63,6 +64,7 @@ impl Sizes {
             seconds: env_f64("KEEL_BENCH_SAGAS_SECONDS", 10.0),
             compensations: env_usize("KEEL_BENCH_SAGAS_COMPENSATIONS", 1000).max(1),
             partitions: env_usize("KEEL_BENCH_SAGAS_PARTITIONS", 8).clamp(1, 64),
+            consumers: env_usize("KEEL_BENCH_SAGAS_CONSUMERS", 8).clamp(1, 64),
             warmup: 300,
         }
     }
@@ -143,7 +145,7 @@ async fn measure(
     topics: &Topics,
 ) -> Result<(), BenchError> {
     let (mut deployment, mut finished) =
-        Deployment::start(&db.url, brokers, topics, sizes.partitions).await?;
+        Deployment::start(&db.url, brokers, topics, sizes.consumers).await?;
     let outcome = phases(&mut deployment, &mut finished, sizes, brokers, topics).await;
     deployment.stop().await;
     let measured = outcome?;
@@ -190,6 +192,10 @@ async fn phases(
     .await?;
     expect(&keel, sizes.sagas, 0, "keel throughput")?;
 
+    eprintln!(
+        "sagas: raw writes: {} sagas, {} in flight",
+        sizes.sagas, sizes.window
+    );
     let body = d.stored_body().await?;
     let writes = Arc::new(RawWrites::create(d.raw_pool.clone(), body).await?);
     let raw_writes = drive(
@@ -235,7 +241,7 @@ async fn phases(
             commands: &topics.raw_commands,
             replies: &topics.raw_replies,
             group: &group,
-            consumers: sizes.partitions,
+            consumers: sizes.consumers,
         },
         STEPS,
         512,

@@ -117,11 +117,20 @@ pub enum Error {
         reason: String,
     },
 
-    /// Reading or writing the offsets file failed.
-    #[error("offsets file {path}: {reason}")]
+    /// Reading or writing the stored offsets failed.
+    #[error("offset store ({store}): {reason}")]
     Offsets {
-        /// The file.
-        path: String,
+        /// The store: its file, topic or table.
+        store: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// Reading or writing the schema history failed.
+    #[error("schema history ({store}): {reason}")]
+    History {
+        /// The store: its file or topic.
+        store: String,
         /// Why.
         reason: String,
     },
@@ -129,7 +138,7 @@ pub enum Error {
     /// The server no longer has the binlog position capture would resume from.
     #[error(
         "the server cannot send the binlog from {file}:{pos} ({reason}): the file was purged or \
-         never existed. Delete the offsets file {offsets} to start over (at the current binlog end, \
+         never existed. Delete the stored offsets ({offsets}) to start over (at the current binlog end, \
          or with a snapshot), set snapshot.mode=when_needed to take a new snapshot, or restore \
          the binlog; rows changed in between are not captured otherwise"
     )]
@@ -140,7 +149,7 @@ pub enum Error {
         pos: u64,
         /// The server's message.
         reason: String,
-        /// The offsets file.
+        /// The offset store (file, topic or table).
         offsets: String,
     },
 
@@ -182,6 +191,16 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+
+    /// The in-process consumer closed its [`ChangeStream`](crate::ChangeStream) (a clean stop,
+    /// not returned by [`Capture::run`](crate::Capture::run)).
+    #[error("the change stream was closed")]
+    Closed,
+
+    /// A task of capture (the acknowledgement tracker, the run behind a change stream) ended
+    /// abnormally.
+    #[error("a capture task failed: {0}")]
+    Task(String),
 
     /// A pure decoding error from one of our event decoders.
     #[error("{0}")]

@@ -478,3 +478,98 @@ async fn transaction_metadata_matches_debezium() {
     assert_eq!(ours.len(), 4, "BEGIN and END of two transactions: {ours:?}");
     pair.finish().await;
 }
+
+/// The explored table: most column types and attributes `tableChanges` describe.
+fn described_table(db: &str) -> String {
+    format!(
+        "CREATE TABLE {db}.t1 (id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+           name VARCHAR(40) NOT NULL DEFAULT 'x' COMMENT 'the name', price DECIMAL(10,2) DEFAULT 1.50,
+           e ENUM('a','b') NOT NULL DEFAULT 'a', s SET('x','y'), l1 VARCHAR(10) CHARACTER SET latin1,
+           ts TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+           dt DATETIME(6), b BIT(4), bl BLOB, j JSON, g GEOMETRY, p POINT, f FLOAT(7,3), d DOUBLE,
+           ti TINYINT(1), y YEAR, gen INT AS (id * 2) VIRTUAL, bn BINARY(3), tx TEXT,
+           c CHAR(5) COLLATE utf8mb4_bin, UNIQUE KEY uk (name)) DEFAULT CHARSET=utf8mb4 COMMENT='tbl'"
+    )
+}
+
+#[tokio::test]
+async fn schema_change_events_and_table_changes_match_debezium() {
+    let mut pair = Pair::new("dbz_schema", &[]).await;
+    let db = pair.fx.db.clone();
+    for sql in [
+        described_table(&db),
+        format!("CREATE TABLE {db}.t2 (a INT, b VARCHAR(3))"),
+    ] {
+        pair.fx.root.query_drop(sql).await.unwrap();
+    }
+    pair.extra
+        .insert("include.schema.changes".into(), "true".into());
+    pair.start_debezium_streaming().await;
+    // Ours starts now too, without history: a schema snapshot of the same tables.
+    let mut props = pair.props(&pair.fx.prefix, Pair::server_id(3_000_000), "no_data");
+    props.extend(pair.extra.clone());
+    let offsets = pair.fx.dir.join("offsets.json").display().to_string();
+    props.insert("offset.storage.file.filename".into(), offsets);
+    let config = ConnectorConfig::from_properties("conformance", &props)
+        .unwrap()
+        .config;
+    Capture::new(config.clone())
+        .exit_at_end(true)
+        .run()
+        .await
+        .unwrap();
+    for sql in [
+        format!("ALTER TABLE {db}.t1 ADD COLUMN added INT NOT NULL DEFAULT 7 AFTER name, DROP COLUMN tx"),
+        format!("ALTER TABLE {db}.t1 MODIFY price DECIMAL(12,4) NULL"),
+        format!("ALTER TABLE {db}.t1 RENAME COLUMN c TO c2"),
+        format!("ALTER TABLE {db}.t1 CHANGE added added2 BIGINT UNSIGNED"),
+        format!("ALTER TABLE {db}.t1 ALTER COLUMN e SET DEFAULT 'b', COMMENT = 'changed'"),
+        format!(
+            "CREATE TABLE {db}.t3 (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, d DATE, t TIME(3),
+               ts TIMESTAMP NULL, v VARBINARY(16), n NUMERIC, de DEC(5), ch CHARACTER(2),
+               nv NVARCHAR(4), bo BOOLEAN, js JSON, s SET('a','b','c'), fl FLOAT, dp DOUBLE PRECISION,
+               tx TEXT CHARACTER SET latin1, u VARCHAR(5) UNIQUE, m MEDIUMINT(8) UNSIGNED ZEROFILL,
+               sm SMALLINT DEFAULT -3, bt BIT DEFAULT b'1') DEFAULT CHARSET=latin1 COMMENT 'c3'"
+        ),
+        format!("ALTER TABLE {db}.t2 MODIFY a INT NOT NULL"),
+        format!("CREATE UNIQUE INDEX ua ON {db}.t2 (a)"),
+        format!("RENAME TABLE {db}.t3 TO {db}.t4"),
+        format!("ALTER TABLE {db}.t4 DROP PRIMARY KEY, ADD PRIMARY KEY (id, d)"),
+        format!("DROP TABLE {db}.t4"),
+        format!("TRUNCATE TABLE {db}.t2"),
+        format!("CREATE TABLE {db}.t5 LIKE {db}.t2"),
+    ] {
+        pair.fx.root.query_drop(sql).await.unwrap();
+    }
+    Capture::new(config).exit_at_end(true).run().await.unwrap();
+    // The schema snapshot (SET; DROP TABLE of ready, t1, t2; DROP, CREATE DATABASE; USE;
+    // CREATE TABLE of each) and one event per statement but TRUNCATE.
+    let expected = 10 + 12;
+    let ours = read_topic(&pair.fx.prefix, expected);
+    let theirs = read_topic(&pair.theirs, expected);
+    pair.connector.as_ref().unwrap().assert_healthy().await;
+    let diffs = compare::records(
+        "schema changes",
+        compare::Side {
+            prefix: &pair.fx.prefix,
+            records: &ours,
+        },
+        compare::Side {
+            prefix: &pair.theirs,
+            records: &theirs,
+        },
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} difference(s) from Debezium:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(60)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(ours.len(), expected);
+    pair.finish().await;
+}

@@ -220,6 +220,14 @@ async fn an_alter_table_mid_stream_is_a_schema_change_event() {
         .query_drop(format!("CREATE TABLE {db}.t (id INT PRIMARY KEY)"))
         .await
         .unwrap();
+    let config = fx.config(&[("include.schema.changes", "true")]);
+    // The first run has no schema history: it takes a schema snapshot and stores where it
+    // stopped, so the second run starts there with the history.
+    Capture::new(config.clone())
+        .exit_at_end(true)
+        .run()
+        .await
+        .unwrap();
     let start = fx.position().await;
     for sql in [
         format!("INSERT INTO {db}.t VALUES (1)"),
@@ -230,25 +238,48 @@ async fn an_alter_table_mid_stream_is_a_schema_change_event() {
     ] {
         fx.root.query_drop(sql).await.unwrap();
     }
-    let config = fx.config(&[("include.schema.changes", "true")]);
-    Capture::new(config)
-        .start_at(start.clone())
-        .exit_at_end(true)
-        .run()
-        .await
-        .unwrap();
-    let changes = read_topic(&fx.prefix, 1);
+    Capture::new(config).exit_at_end(true).run().await.unwrap();
+    let changes = read_topic(&fx.prefix, 7);
+    let ddl: Vec<&str> = changes
+        .iter()
+        .map(|(_, v)| v["ddl"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        changes.len(),
-        1,
-        "only the captured database's DDL: {changes:?}"
+        ddl[1..],
+        [
+            format!("DROP TABLE IF EXISTS `{db}`.`t`").as_str(),
+            &format!("DROP DATABASE IF EXISTS `{db}`"),
+            &format!("CREATE DATABASE `{db}` CHARSET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+            &format!("ALTER TABLE {db}.t ADD COLUMN c INT"),
+        ],
+        "the schema snapshot, then only the captured database's DDL"
     );
-    let (key, value) = &changes[0];
+    assert!(ddl[0].starts_with("SET character_set_server="), "{ddl:?}");
+    assert_eq!(changes[6].1["source"]["snapshot"], "false");
+    assert_eq!(changes[5].1["source"]["snapshot"], "last");
+    let (key, value) = &changes[6];
     assert_eq!(key, &json!({"databaseName": db}));
     assert_eq!(value["databaseName"], db.as_str());
     assert_eq!(value["schemaName"], Json::Null);
-    assert_eq!(value["ddl"], format!("ALTER TABLE {db}.t ADD COLUMN c INT"));
-    assert_eq!(value["tableChanges"], json!([]));
+    let change = &value["tableChanges"][0];
+    assert_eq!(change["type"], "ALTER");
+    assert_eq!(change["id"], format!("\"{db}\".\"t\""));
+    let columns: Vec<(&str, &str, bool)> = change["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["typeName"].as_str().unwrap(),
+                c["optional"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(columns, [("id", "INT", false), ("c", "INT", true)]);
+    assert_eq!(change["table"]["primaryKeyColumnNames"], json!(["id"]));
     assert!(value["ts_ms"].as_i64().is_some());
     assert_eq!(value["source"]["db"], db.as_str());
     assert_eq!(value["source"]["table"], "t");

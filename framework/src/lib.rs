@@ -27,6 +27,11 @@ pub use keel_macros::Projection;
 #[cfg(feature = "macros")]
 pub use keel_macros::Saga;
 
+/// `#[derive(Choreography)]`: implements `keel::sagas::choreography::Choreographed` for a
+/// participant of a choreographed saga (feature `sagas`).
+#[cfg(feature = "macros")]
+pub use keel_macros::Choreography;
+
 /// Change data capture (feature `capture`).
 #[cfg(feature = "capture")]
 pub use keel_capture as capture;

@@ -34,6 +34,16 @@ pub struct RunnerConfig {
     /// Most events read and written as one batch; a full batch is flushed at once.
     #[serde(rename = "batch.size")]
     pub batch_size: usize,
+    /// Most events one read of the store returns while catching up; a page is written in
+    /// batches of `batch.size` (a value below `batch.size` reads `batch.size`).
+    #[serde(rename = "read.size")]
+    pub read_size: usize,
+    /// Pages of `read.size` events read at the same time while catching up, each on a
+    /// connection of its own, handed over in order; 1 reads one page after the other. Used
+    /// where the store can tell where pages end (`EventStore::page_ends`: PostgreSQL);
+    /// other stores are read one page after the other.
+    #[serde(rename = "read.concurrency")]
+    pub read_concurrency: usize,
     /// Longest time, in milliseconds, a partial batch waits for more events before it is flushed.
     #[serde(rename = "flush.timeout.ms")]
     pub flush_timeout_ms: u64,
@@ -53,18 +63,26 @@ pub struct RunnerConfig {
     /// and the projection goes on.
     #[serde(rename = "errors.tolerance")]
     pub errors_tolerance: ErrorTolerance,
+    /// Most batches being written at the same time (each to every sink), like Kafka Connect's
+    /// Elasticsearch sink's `max.in.flight.requests`; batches in flight never change the same
+    /// document. 1 writes one batch after the other.
+    #[serde(rename = "max.in.flight.requests")]
+    pub max_in_flight_requests: usize,
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             batch_size: 500,
+            read_size: 5_000,
+            read_concurrency: 4,
             flush_timeout_ms: 200,
             retry_backoff_ms: 100,
             max_retry_backoff_ms: 30_000,
             max_retries: None,
             poll_interval_ms: 1_000,
             errors_tolerance: ErrorTolerance::None,
+            max_in_flight_requests: 2,
         }
     }
 }
@@ -75,6 +93,18 @@ impl RunnerConfig {
         if self.batch_size == 0 {
             return Err(Error::Config {
                 key: "batch.size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.read_concurrency == 0 {
+            return Err(Error::Config {
+                key: "read.concurrency",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_in_flight_requests == 0 {
+            return Err(Error::Config {
+                key: "max.in.flight.requests",
                 reason: "must be at least 1".into(),
             });
         }
@@ -125,6 +155,17 @@ mod tests {
             ..RunnerConfig::default()
         };
         assert!(zero.validate().is_err());
+        let none_in_flight = RunnerConfig {
+            max_in_flight_requests: 0,
+            ..RunnerConfig::default()
+        };
+        assert!(none_in_flight.validate().is_err());
+        let no_reads = RunnerConfig {
+            read_concurrency: 0,
+            ..RunnerConfig::default()
+        };
+        let err = no_reads.validate().unwrap_err();
+        assert!(err.to_string().contains("read.concurrency"), "{err}");
         let inverted = RunnerConfig {
             retry_backoff_ms: 10,
             max_retry_backoff_ms: 1,

@@ -48,13 +48,13 @@ impl Projection for Totals {
 #[tokio::test]
 async fn a_document_redis_refuses_is_dead_lettered_in_the_event_stores_database() {
     stack::redis().require();
-    let dir = std::env::temp_dir().join(unique("keel-test-dead-letters"));
+    let dir = std::env::temp_dir().join(unique("keel-test-dead-letters", '-'));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::connect(&format!("sqlite://{}/events.db", dir.display()))
         .await
         .unwrap();
     append(&store, "order-1", &[placed("ada", 4200)]).await;
-    let prefix = format!("{}:", unique("keel-test-refused"));
+    let prefix = format!("{}:", unique("keel-test-refused", '-'));
     let sink = RedisSink::build(RedisSinkConfig {
         key_prefix: prefix.clone(),
         format: RedisFormat::Hash,
@@ -65,7 +65,7 @@ async fn a_document_redis_refuses_is_dead_lettered_in_the_event_stores_database(
     let letters = SqliteDeadLetters::from_pool(store.pool().clone())
         .await
         .unwrap();
-    let name = unique("totals");
+    let name = unique("totals", '-');
     let runner = ProjectionRunner::new(store.clone(), Totals(name.clone()))
         .with_sink(sink)
         .with_dead_letters(letters.clone());

@@ -57,11 +57,11 @@ async fn drop_index(index: &str) {
 
 #[tokio::test]
 async fn the_index_is_created_with_its_mapping_and_replaying_changes_nothing() {
-    let index = unique("keel-test-orders");
+    let index = unique("keel-test-orders", '-');
     let store = MemoryStore::new();
     append(&store, "o-1", &[placed("ada", 4200), cancelled("late")]).await;
     append(&store, "o-2", &[placed("bob", 100)]).await;
-    let runner = ProjectionRunner::new(store.clone(), Orders(unique("orders")))
+    let runner = ProjectionRunner::new(store.clone(), Orders(unique("orders", '-')))
         .with_sink(ElasticsearchSink::build(config(&index)).await.unwrap());
     runner.catch_up().await.unwrap();
 
@@ -93,7 +93,7 @@ async fn the_index_is_created_with_its_mapping_and_replaying_changes_nothing() {
 
 #[tokio::test]
 async fn an_older_version_gets_a_conflict_counted_as_stale() {
-    let index = unique("keel-test-guard");
+    let index = unique("keel-test-guard", '-');
     let sink = ElasticsearchSink::build(config(&index)).await.unwrap();
     let write = |version, status: &str| Change {
         key: "o-1".into(),
@@ -119,15 +119,16 @@ async fn an_older_version_gets_a_conflict_counted_as_stale() {
 
 #[tokio::test]
 async fn a_customer_erased_removes_the_document_for_good() {
-    let index = unique("keel-test-customers");
+    let index = unique("keel-test-customers", '-');
     let store = MemoryStore::new();
     append(&store, "c-1", &[registered("ada")]).await;
     append(&store, "c-2", &[registered("bob")]).await;
-    let runner = ProjectionRunner::new(store.clone(), Customers(unique("customers"))).with_sink(
-        ElasticsearchSink::build(ElasticsearchSinkConfig::new(url(), &index))
-            .await
-            .unwrap(),
-    );
+    let runner = ProjectionRunner::new(store.clone(), Customers(unique("customers", '-')))
+        .with_sink(
+            ElasticsearchSink::build(ElasticsearchSinkConfig::new(url(), &index))
+                .await
+                .unwrap(),
+        );
     runner.catch_up().await.unwrap();
     assert!(get(&index, "c-1").await.is_some());
 
@@ -148,7 +149,7 @@ async fn a_customer_erased_removes_the_document_for_good() {
 
 #[tokio::test]
 async fn a_mapping_conflict_is_an_error_naming_the_field() {
-    let index = unique("keel-test-conflict");
+    let index = unique("keel-test-conflict", '-');
     ElasticsearchSink::build(config(&index)).await.unwrap();
     let other = config(&index).with_mapping(json!({"total_cents": {"type": "keyword"}}));
     let err = ElasticsearchSink::build(other).await.unwrap_err();
@@ -186,7 +187,7 @@ async fn a_mapping_conflict_is_an_error_naming_the_field() {
 
 #[tokio::test]
 async fn a_rejected_document_is_reported_with_its_key_and_reason_and_the_rest_is_written() {
-    let index = unique("keel-test-rejected");
+    let index = unique("keel-test-rejected", '-');
     let sink = ElasticsearchSink::build(config(&index)).await.unwrap();
     let report = sink
         .write(&[
@@ -228,7 +229,10 @@ async fn an_unreachable_node_is_retryable() {
 async fn an_elasticsearch_outage_mid_run_holds_the_checkpoint_and_loses_nothing() {
     let service = stack::elasticsearch().require();
     let proxy = common::proxy::Proxy::start(service.addr.clone()).await;
-    let index = unique("keel-test-outage");
+    let index = unique("keel-test-outage", '-');
+    // The index first, without the proxy and its short timeout: creating an index can take
+    // longer than 500 ms on a busy node.
+    ElasticsearchSink::build(config(&index)).await.unwrap();
     let sink = ElasticsearchSink::build(ElasticsearchSinkConfig {
         timeout_ms: 500,
         ..ElasticsearchSinkConfig::new(format!("http://{}", proxy.addr), &index)
@@ -238,7 +242,7 @@ async fn an_elasticsearch_outage_mid_run_holds_the_checkpoint_and_loses_nothing(
     .unwrap();
     let store = MemoryStore::new();
     let runner = std::sync::Arc::new(
-        ProjectionRunner::new(store.clone(), Orders(unique("orders")))
+        ProjectionRunner::new(store.clone(), Orders(unique("orders", '-')))
             .with_sink(sink)
             .with_config(keel_projections::RunnerConfig {
                 batch_size: 10,
@@ -298,7 +302,7 @@ async fn a_rebuild_under_live_traffic_switches_the_alias_without_readers_seeing_
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-    let alias = unique("keel-test-rebuild");
+    let alias = unique("keel-test-rebuild", '-');
     let store = MemoryStore::new();
     for i in 0..100 {
         append(&store, &format!("o-{i}"), &[placed("ada", i)]).await;
@@ -307,7 +311,7 @@ async fn a_rebuild_under_live_traffic_switches_the_alias_without_readers_seeing_
         append(&store, &format!("o-{i}"), &[cancelled("late")]).await;
     }
     let live = Arc::new(
-        ProjectionRunner::new(store.clone(), Orders(unique("orders")))
+        ProjectionRunner::new(store.clone(), Orders(unique("orders", '-')))
             .with_sink(
                 ElasticsearchSink::build_behind_alias(config(&alias))
                     .await

@@ -1,4 +1,4 @@
-//! A Kafka topic of domain events as a projection's source, against the real Kafka of `make up`.
+//! A Kafka topic of domain events as a projection's source, and its lag, against the real Kafka of `make up`.
 
 #![cfg(feature = "integration")]
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use keel_core::kafka::{ConsumerConfig, OutboxRelay, RelayConfig};
-use keel_core::store::MemoryStore;
+use keel_core::store::{EventStore, MemoryStore};
 use keel_core::testing::stack;
 use keel_projections::dead_letter::{DeadLetterStage, MemoryDeadLetters};
 use keel_projections::kafka::KafkaProjectionRunner;
@@ -92,8 +92,8 @@ fn config() -> RunnerConfig {
 async fn a_topic_of_domain_events_is_projected_and_offsets_are_committed_only_after_the_sinks_acknowledged()
  {
     let brokers = stack::kafka().require().url;
-    let topic = unique("keel-test-projection-source");
-    let group = unique("keel-test-projection-group");
+    let topic = unique("keel-test-projection-source", '-');
+    let group = unique("keel-test-projection-group", '-');
     create_topic(&brokers, &topic).await;
     let store = MemoryStore::new();
     for i in 0..10 {
@@ -121,7 +121,7 @@ async fn a_topic_of_domain_events_is_projected_and_offsets_are_committed_only_af
     let sink = MemorySink::new();
     sink.set_down(true);
     let letters = MemoryDeadLetters::new();
-    let name = unique("orders");
+    let name = unique("orders", '-');
     let runner = Arc::new(
         KafkaProjectionRunner::new(
             ConsumerConfig::new(&brokers, &group, [&topic]),
@@ -207,4 +207,86 @@ async fn a_topic_of_domain_events_is_projected_and_offsets_are_committed_only_af
     );
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_counts_records_past_the_groups_commits_and_the_age_of_the_oldest() {
+    let brokers = stack::kafka().require().url;
+    let topic = unique("keel-test-projection-lag", '-');
+    let group = unique("keel-test-projection-group", '-');
+    create_topic(&brokers, &topic).await;
+    let store = MemoryStore::new();
+    for i in 0..6 {
+        append(&store, &format!("o-{i}"), &[placed("ada", i)]).await;
+    }
+    append(&store, "o-late", &[placed("bob", 1)]).await;
+    let events = store
+        .read_all(keel_core::Position::START, 100)
+        .await
+        .unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("producer");
+    // Records as the relay publishes them, stamped a minute ago (the last one five seconds ago,
+    // sent later).
+    let send = |event: &keel_core::RecordedEvent, age_ms: i64| {
+        let value = serde_json::to_vec(event).unwrap();
+        let key = event.stream_id.clone();
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move {
+            producer
+                .send(
+                    FutureRecord::to(&topic)
+                        .key(&key)
+                        .payload(&value)
+                        .timestamp(chrono::Utc::now().timestamp_millis() - age_ms),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("record sent");
+        }
+    };
+    for event in &events[..6] {
+        send(event, 60_000).await;
+    }
+
+    let sink = MemorySink::new();
+    let runner = Arc::new(
+        KafkaProjectionRunner::new(
+            ConsumerConfig::new(&brokers, &group, [&topic]),
+            Orders(unique("orders", '-')),
+        )
+        .unwrap()
+        .with_sink(sink.clone())
+        .with_dead_letters(MemoryDeadLetters::new())
+        .with_config(config())
+        .unwrap(),
+    );
+    let lag = runner.lag().await.unwrap();
+    assert_eq!(lag.events_behind, 6, "{lag:?}");
+    assert!(
+        (60_000..600_000).contains(&lag.ms_behind),
+        "the oldest record is a minute old: {lag:?}"
+    );
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let r = runner.clone();
+    let task = tokio::spawn(async move { r.run(async { stopped.await.unwrap_or(()) }).await });
+    eventually(30, "the group caught up", || async {
+        runner.lag().await.unwrap() == keel_projections::Lag::default()
+    })
+    .await;
+    assert_eq!(sink.documents().len(), 6);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    send(&events[6], 5_000).await;
+    let lag = runner.lag().await.unwrap();
+    assert_eq!(lag.events_behind, 1, "{lag:?}");
+    assert!(
+        (5_000..60_000).contains(&lag.ms_behind),
+        "only the new record is behind: {lag:?}"
+    );
 }

@@ -60,7 +60,7 @@ fn order_keys(n: usize) -> Vec<String> {
 async fn a_rebuild_under_live_traffic_switches_the_generation_without_readers_seeing_a_partial_model()
  {
     stack::redis().require();
-    let prefix = format!("{}:", unique("keel-test-regen"));
+    let prefix = format!("{}:", unique("keel-test-regen", '-'));
     let config = config(&prefix, RedisFormat::Json);
     let store = MemoryStore::new();
     for i in 0..100 {
@@ -70,7 +70,7 @@ async fn a_rebuild_under_live_traffic_switches_the_generation_without_readers_se
         append(&store, &format!("o-{i}"), &[cancelled("late")]).await;
     }
     let live = Arc::new(
-        ProjectionRunner::new(store.clone(), Orders(unique("orders")))
+        ProjectionRunner::new(store.clone(), Orders(unique("orders", '-')))
             .with_sink(
                 RedisSink::build_with_generations(config.clone())
                     .await
@@ -204,12 +204,12 @@ async fn a_rebuild_under_live_traffic_switches_the_generation_without_readers_se
 #[tokio::test]
 async fn a_rebuild_replaces_a_hash_model_and_the_reader_decodes_it() {
     stack::redis().require();
-    let prefix = format!("{}:", unique("keel-test-regen-hash"));
+    let prefix = format!("{}:", unique("keel-test-regen-hash", '-'));
     let config = config(&prefix, RedisFormat::Hash);
     let store = MemoryStore::new();
     append(&store, "o-1", &[placed("ada", 4200), cancelled("late")]).await;
     append(&store, "o-2", &[placed("bob", 100)]).await;
-    let live = ProjectionRunner::new(store.clone(), Orders(unique("orders"))).with_sink(
+    let live = ProjectionRunner::new(store.clone(), Orders(unique("orders", '-'))).with_sink(
         RedisSink::build_with_generations(config.clone())
             .await
             .unwrap(),

@@ -79,12 +79,13 @@ fn config(prefix: &str, format: RedisFormat) -> RedisSinkConfig {
 async fn replaying_a_range_changes_nothing_in_json_and_hash_format() {
     stack::redis().require();
     for format in [RedisFormat::Json, RedisFormat::Hash] {
-        let prefix = format!("{}:", unique("keel-test-orders"));
+        let prefix = format!("{}:", unique("keel-test-orders", '-'));
         let store = MemoryStore::new();
         append(&store, "o-1", &[placed("ada", 4200), cancelled("late")]).await;
         append(&store, "o-2", &[placed("bob", 100)]).await;
         let sink = RedisSink::build(config(&prefix, format)).await.unwrap();
-        let runner = ProjectionRunner::new(store.clone(), Orders(unique("orders"))).with_sink(sink);
+        let runner =
+            ProjectionRunner::new(store.clone(), Orders(unique("orders", '-'))).with_sink(sink);
         runner.catch_up().await.unwrap();
         let before = dump(&prefix).await;
         assert_eq!(
@@ -106,7 +107,7 @@ async fn replaying_a_range_changes_nothing_in_json_and_hash_format() {
 #[tokio::test]
 async fn an_older_version_is_ignored_and_ttl_is_set() {
     stack::redis().require();
-    let prefix = format!("{}:", unique("keel-test-guard"));
+    let prefix = format!("{}:", unique("keel-test-guard", '-'));
     let sink = RedisSink::build(config(&prefix, RedisFormat::Json))
         .await
         .unwrap();
@@ -138,20 +139,21 @@ async fn an_older_version_is_ignored_and_ttl_is_set() {
 #[tokio::test]
 async fn an_order_cancelled_keeps_its_hash_and_a_customer_erased_loses_its_key() {
     stack::redis().require();
-    let prefix = format!("{}:", unique("keel-test-shop"));
+    let prefix = format!("{}:", unique("keel-test-shop", '-'));
     let store = MemoryStore::new();
     append(&store, "o-1", &[placed("ada", 4200)]).await;
     append(&store, "c-1", &[registered("ada")]).await;
-    let orders = ProjectionRunner::new(store.clone(), Orders(unique("orders"))).with_sink(
+    let orders = ProjectionRunner::new(store.clone(), Orders(unique("orders", '-'))).with_sink(
         RedisSink::build(config(&format!("{prefix}o:"), RedisFormat::Hash))
             .await
             .unwrap(),
     );
-    let customers = ProjectionRunner::new(store.clone(), Customers(unique("customers"))).with_sink(
-        RedisSink::build(config(&format!("{prefix}c:"), RedisFormat::Json))
-            .await
-            .unwrap(),
-    );
+    let customers = ProjectionRunner::new(store.clone(), Customers(unique("customers", '-')))
+        .with_sink(
+            RedisSink::build(config(&format!("{prefix}c:"), RedisFormat::Json))
+                .await
+                .unwrap(),
+        );
     orders.catch_up().await.unwrap();
     customers.catch_up().await.unwrap();
     let mut c = conn().await;
@@ -187,7 +189,7 @@ async fn an_order_cancelled_keeps_its_hash_and_a_customer_erased_loses_its_key()
 async fn a_redis_outage_mid_run_holds_the_checkpoint_and_loses_nothing() {
     let service = stack::redis().require();
     let proxy = Proxy::start(service.addr.clone()).await;
-    let prefix = format!("{}:", unique("keel-test-outage"));
+    let prefix = format!("{}:", unique("keel-test-outage", '-'));
     let sink = RedisSink::build(
         RedisSinkConfig {
             timeout_ms: 300,
@@ -199,7 +201,7 @@ async fn a_redis_outage_mid_run_holds_the_checkpoint_and_loses_nothing() {
     .unwrap();
     let store = MemoryStore::new();
     let runner = Arc::new(
-        ProjectionRunner::new(store.clone(), Orders(unique("orders")))
+        ProjectionRunner::new(store.clone(), Orders(unique("orders", '-')))
             .with_sink(sink)
             .with_config(RunnerConfig {
                 batch_size: 10,

@@ -34,6 +34,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A choreography's steps do not fit together (no start, a step reacting to an event no
+    /// step emits, an event type with two meanings...).
+    #[error("invalid choreography `{choreography}`: {reason}")]
+    InvalidChoreography {
+        /// The choreography.
+        choreography: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The stored instance was not at the version the update expected: another coordinator
     /// (or task) changed it first. Reload and decide again.
     #[error("concurrency conflict on saga `{saga_type}` `{saga_id}`: expected version {expected}")]
@@ -93,6 +103,17 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+
+    /// A group of saga store operations failed together (e.g. the connection broke while
+    /// reading them, or their transaction did not commit); each operation of the group gets
+    /// this error.
+    #[error("saga store: {reason}")]
+    Store {
+        /// What went wrong.
+        reason: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+    },
 }
 
 impl Error {
@@ -102,6 +123,11 @@ impl Error {
         match self {
             Error::Conflict { .. } | Error::Transport { .. } | Error::Handler { .. } => true,
             Error::Core(e) => e.is_retryable(),
+            Error::Store { retryable, .. } => *retryable,
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Error::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|code| server_says_retry(&code))
+            }
             #[cfg(any(feature = "sqlite", feature = "postgres"))]
             Error::Database(e) => matches!(
                 e,
@@ -114,6 +140,16 @@ impl Error {
         }
     }
 
+    /// A [`Error::Store`] carrying `error`'s reason and retryability, for every operation of
+    /// a group that failed together.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn shared(error: &Error) -> Self {
+        Error::Store {
+            reason: error.to_string(),
+            retryable: error.is_retryable(),
+        }
+    }
+
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn serialize(what: &str, source: serde_json::Error) -> Self {
         Error::Serialize {
@@ -121,6 +157,14 @@ impl Error {
             source,
         }
     }
+}
+
+/// SQLSTATE codes after which the same statement may succeed: connection exceptions (`08`),
+/// the server going down or dropping the session (`57P`), serialization failures and
+/// deadlocks (`40001`, `40P01`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn server_says_retry(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "40001" || code == "40P01"
 }
 
 /// `Result` with [`Error`] as the default error.

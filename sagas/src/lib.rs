@@ -1,4 +1,5 @@
-//! Orchestrated sagas with compensations, durable state, timeouts, retries and crash recovery.
+//! Orchestrated sagas with compensations, durable state, timeouts, retries and crash recovery,
+//! and choreographed sagas whose participants react to each other's events.
 //!
 //! A [`SagaDefinition`] lists ordered [`Step`]s; each sends a command (its action) to a
 //! participant, and names a compensation, a reply timeout and a [`RetryPolicy`]. The
@@ -16,8 +17,8 @@
 //! | `kafka` | command and reply topics on Kafka (feature `kafka`) |
 //! | [`participant`] | the participant side: at-most-once handling through an inbox |
 //! | [`clock`] | system and manual clocks |
-//! | [`choreography`] | reactors that turn events into events, and the view of each instance |
-//! | [`testing`] | `SagaFixture` and the store conformance suite |
+//! | [`choreography`] | participants (`#[derive(Choreography)]`), their reactors, and the saga view of each instance (memory, SQLite, PostgreSQL) |
+//! | [`testing`] | `SagaFixture`, `ChoreographyFixture` and the store and view conformance suites |
 //!
 //! Features: `sqlite` (default), `postgres`, `kafka`, `integration` (tests against `make up`).
 //!

@@ -146,7 +146,14 @@ pub(crate) fn on_reply(
         }
         (SagaState::Running, ReplyOutcome::Failure { reason }) => {
             let step = step_name(def, inst.current_step);
-            compensate(def, inst, format!("step `{step}` failed: {reason}"), now)
+            // A refused step took no effect: only the completed ones are undone.
+            compensate(
+                def,
+                inst,
+                format!("step `{step}` failed: {reason}"),
+                now,
+                None,
+            )
         }
         (SagaState::Compensating, ReplyOutcome::Success { .. }) => {
             inst.compensated_steps.push(inst.current_step);
@@ -189,7 +196,9 @@ pub(crate) fn on_deadline(
                     "step `{}` timed out after {} attempts",
                     step.name, inst.attempt
                 );
-                compensate(def, inst, reason, now)
+                // Its replies may all have been lost after it took effect: undo it too, first.
+                let timed_out = inst.current_step;
+                compensate(def, inst, reason, now, Some(timed_out))
             }
         }
         (Awaiting::Reply, SagaState::Compensating) => retry_compensation(
@@ -252,19 +261,20 @@ fn wait_then_send(
     }
 }
 
+/// Starts compensating: `timed_out` (a step whose outcome is unknown) first, then the
+/// completed steps in reverse order, each that declares a compensation.
 fn compensate(
     def: &SagaDefinition,
     mut inst: SagaInstance,
     reason: String,
     now: DateTime<Utc>,
+    timed_out: Option<usize>,
 ) -> Transition {
     inst.failure = Some(reason);
     inst.state = SagaState::Compensating;
-    inst.pending_compensations = inst
-        .completed_steps
-        .iter()
-        .rev()
-        .copied()
+    inst.pending_compensations = timed_out
+        .into_iter()
+        .chain(inst.completed_steps.iter().rev().copied())
         .filter(|s| {
             def.steps()
                 .get(*s)

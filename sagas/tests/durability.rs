@@ -15,7 +15,7 @@ async fn memory_resumed_saga_completes_without_repeating_a_step() {
 
 #[cfg(feature = "sqlite")]
 fn sqlite_url() -> String {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("keel-sagas")));
+    let path = std::env::temp_dir().join(format!("{}.db", unique("keel-sagas", '-')));
     format!("sqlite://{}", path.display())
 }
 

@@ -56,7 +56,7 @@ async fn postgres_handle_once_runs_concurrent_deliveries_of_one_command_once() {
         .execute(store.pool())
         .await
         .expect("table");
-    let saga_id = common::unique("o");
+    let saga_id = common::unique("o", '-');
     let command = keel_sagas::CommandEnvelope {
         command_id: command_id("order", &saga_id, 0, 1, CommandKind::Action),
         idempotency_key: idempotency_key("order", &saga_id, 0, CommandKind::Action),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keel_core::testing::stack;
+use keel_core::testing::{stack, unique};
 use keel_sagas::kafka::{KafkaSagaConfig, KafkaTransport, consume_replies};
 use keel_sagas::message::command_id;
 use keel_sagas::store::{PostgresSagaStore, SagaStore};
@@ -15,20 +15,16 @@ use rdkafka::message::Headers;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
 
-fn unique(prefix: &str) -> String {
-    keel_sagas::testing::conformance::unique(prefix)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_replies_are_dead_lettered_and_the_consumer_goes_on() {
     let brokers = stack::kafka().require().url;
     let pg = stack::postgres().require().url;
-    let config = KafkaSagaConfig::new(&brokers, unique("cmd."), unique("replies"));
+    let config = KafkaSagaConfig::new(&brokers, unique("cmd.", '-'), unique("replies", '-'));
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()
         .expect("producer");
-    let ghost_id = unique("ghost");
+    let ghost_id = unique("ghost", '-');
     let ghost = Reply {
         command_id: command_id("nothing", &ghost_id, 0, 1, CommandKind::Action),
         saga_type: "nothing".into(),
@@ -60,13 +56,13 @@ async fn bad_replies_are_dead_lettered_and_the_consumer_goes_on() {
     let running = {
         let (coordinator, config) = (Arc::clone(&coordinator), config.clone());
         tokio::spawn(async move {
-            consume_replies(coordinator, &config, &unique("group"), stop_rx).await
+            consume_replies(coordinator, &config, &unique("group", '-'), stop_rx).await
         })
     };
 
     let dlq: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
-        .set("group.id", unique("dlq-reader"))
+        .set("group.id", unique("dlq-reader", '-'))
         .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");

@@ -116,16 +116,26 @@ async fn a_timeout_retries_with_backoff_then_compensates() {
     f.advance_time(Duration::from_secs(2))
         .await
         .expect_commands(&[("payment", "Capture")]);
-    // Third timeout: tries used up, compensation of `reserve` starts.
+    // Third timeout: tries used up. `pay` may have taken effect (its replies lost), so its
+    // compensation runs first, then `reserve`'s.
     f.advance_time(Duration::from_secs(10))
         .await
-        .expect_commands(&[("inventory", "Release")])
+        .expect_commands(&[("payment", "Refund")])
         .expect_state(SagaState::Compensating)
         .await;
     assert_eq!(
         f.instance().await.failure.as_deref(),
         Some("step `pay` timed out after 3 attempts")
     );
+    f.when(I::compensated("pay"))
+        .await
+        .expect_commands(&[("inventory", "Release")]);
+    f.when(I::compensated("reserve"))
+        .await
+        .expect_no_commands()
+        .expect_state(SagaState::Compensated)
+        .await;
+    assert_eq!(f.instance().await.compensated_steps, vec![1, 0]);
 }
 
 #[tokio::test]

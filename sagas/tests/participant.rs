@@ -144,7 +144,7 @@ async fn sqlite_handle_once_commits_the_effect_and_the_inbox_row_together() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saga_runs_over_channels_and_compensates_a_refused_payment() {
-    let saga_type = unique("channels");
+    let saga_type = unique("channels", '-');
     let store = MemorySagaStore::new();
     let exec = Executions::default();
     exec.fail("Capture");

@@ -136,8 +136,8 @@ async fn coordinator_killed_mid_saga_resumes_in_a_new_process() {
         .expect("postgres");
     let config = KafkaSagaConfig::new(
         &brokers,
-        format!("{}.", unique("kill-cmd")),
-        unique("kill-replies"),
+        format!("{}.", unique("kill-cmd", '-')),
+        unique("kill-replies", '-'),
     );
     let mut topics: Vec<String> = ["inventory", "payment", "shipping"]
         .iter()
@@ -145,8 +145,8 @@ async fn coordinator_killed_mid_saga_resumes_in_a_new_process() {
         .collect();
     topics.push(config.reply_topic.clone());
     create_topics(&brokers, &topics).await;
-    let saga_type = unique("killed");
-    let group = unique("kill-coordinator");
+    let saga_type = unique("killed", '-');
+    let group = unique("kill-coordinator", '-');
     let ids: Vec<String> = (0..SAGAS).map(|n| format!("o-{n}")).collect();
 
     // Participants live here and survive the kill; payment takes its time to reply.
@@ -164,7 +164,7 @@ async fn coordinator_killed_mid_saga_resumes_in_a_new_process() {
             }
         };
         let participant = Arc::new(Participant::new(name, handler, store.clone()));
-        let (config, group) = (config.clone(), unique(name));
+        let (config, group) = (config.clone(), unique(name, '-'));
         tokio::spawn(async move {
             serve_participant(participant, &config, &group, std::future::pending::<()>()).await
         });

@@ -56,11 +56,11 @@ async fn a_compensated_saga_over_kafka_is_one_trace_with_steps_and_compensation_
     let query = stack::jaeger_query().require().url;
     let brokers = stack::kafka().require().url;
     let pg = stack::postgres().require().url;
-    let service = unique("keel-saga-trace");
+    let service = unique("keel-saga-trace", '-');
     let telemetry = keel_core::telemetry::init_with_endpoint(&service, &otlp).expect("telemetry");
 
-    let prefix = format!("{}.", unique("saga-cmd"));
-    let config = KafkaSagaConfig::new(&brokers, &prefix, unique("saga-replies"));
+    let prefix = format!("{}.", unique("saga-cmd", '-'));
+    let config = KafkaSagaConfig::new(&brokers, &prefix, unique("saga-replies", '-'));
     let mut topics: Vec<String> = ["inventory", "payment", "shipping"]
         .iter()
         .map(|p| config.command_topic(p))
@@ -69,8 +69,8 @@ async fn a_compensated_saga_over_kafka_is_one_trace_with_steps_and_compensation_
     create_topics(&brokers, &topics).await;
 
     let store = PostgresSagaStore::connect(&pg).await.expect("postgres");
-    let saga_type = unique("traced-order");
-    let saga_id = unique("o");
+    let saga_type = unique("traced-order", '-');
+    let saga_id = unique("o", '-');
     let exec = Executions::default();
     exec.fail("Capture");
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -83,7 +83,7 @@ async fn a_compensated_saga_over_kafka_is_one_trace_with_steps_and_compensation_
     let mut tasks = Vec::new();
     for name in ["inventory", "payment", "shipping"] {
         let participant = Arc::new(Participant::new(name, handler(&exec), store.clone()));
-        let (config, group, stop) = (config.clone(), unique(name), stopped());
+        let (config, group, stop) = (config.clone(), unique(name, '-'), stopped());
         tasks.push(tokio::spawn(async move {
             serve_participant(participant, &config, &group, stop).await
         }));
@@ -101,7 +101,7 @@ async fn a_compensated_saga_over_kafka_is_one_trace_with_steps_and_compensation_
         let (coordinator, config, group, stop) = (
             Arc::clone(&coordinator),
             config.clone(),
-            unique("coordinator"),
+            unique("coordinator", '-'),
             stopped(),
         );
         tasks.push(tokio::spawn(async move {

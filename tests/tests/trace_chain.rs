@@ -10,24 +10,20 @@ use keel_core::kafka::{
 };
 use keel_core::store::MemoryStore;
 use keel_core::testing::conformance::{Ledger, LedgerCommand};
-use keel_core::testing::stack;
+use keel_core::testing::{stack, unique};
 use keel_core::{Metadata, Repository};
 use opentelemetry::trace::TraceContextExt;
 use serde_json::Value;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn command_event_publish_and_handling_are_one_trace_in_jaeger() {
     let otlp = stack::otlp().require().url;
     let query = stack::jaeger_query().require().url;
     let brokers = stack::kafka().require().url;
-    let service = unique("keel-trace-chain");
-    let topic = unique("trace-chain");
+    let service = unique("keel-trace-chain", '-');
+    let topic = unique("trace-chain", '-');
     let telemetry = keel_core::telemetry::init_with_endpoint(&service, &otlp).expect("telemetry");
 
     let store = MemoryStore::new();
@@ -73,7 +69,7 @@ async fn command_event_publish_and_handling_are_one_trace_in_jaeger() {
     };
     let consumer = KafkaConsumer::new(ConsumerConfig::new(
         &brokers,
-        unique("trace-group"),
+        unique("trace-group", '-'),
         [topic.clone()],
     ))
     .expect("consumer");

@@ -33,7 +33,7 @@ fn follow(runner: &Arc<Runner>, stop: &watch::Receiver<bool>) -> tokio::task::Jo
 /// What the live phase measured.
 #[derive(Debug)]
 pub(crate) struct LiveLag {
-    /// `ms_behind` sampled every 100 ms while appending.
+    /// `ms_behind` sampled every 100 ms from the first append until the projection caught up.
     pub(crate) samples: Vec<Duration>,
     /// Events appended.
     pub(crate) events: usize,
@@ -41,6 +41,9 @@ pub(crate) struct LiveLag {
     pub(crate) appending: Duration,
     /// From the last append to the projection caught up.
     pub(crate) drained: Duration,
+    /// How long each append took, its commit included: an event is readable only once its
+    /// transaction (and every one before it) committed.
+    pub(crate) appends: Vec<Duration>,
 }
 
 /// Appends `rate` events a second for `seconds` (`per_append` deposits per append, each to a
@@ -62,6 +65,26 @@ pub(crate) async fn lag_under_load(
     outcome
 }
 
+/// Samples `runner.lag().ms_behind` every 100 ms until `stop`, in a task of its own so that a
+/// slow sample never delays the appends.
+fn sample_lag(
+    runner: &Arc<Runner>,
+    stop: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<Vec<Duration>, BenchError>> {
+    let (runner, stop) = (Arc::clone(runner), stop.clone());
+    tokio::spawn(async move {
+        let mut samples = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !*stop.borrow() {
+            tick.tick().await;
+            let lag = runner.lag().await?;
+            samples.push(Duration::from_millis(lag.ms_behind));
+        }
+        Ok(samples)
+    })
+}
+
 #[allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
@@ -80,21 +103,19 @@ async fn appending(
     let calls = ((rate * seconds) / per_append as f64).round().max(1.0) as usize;
     let every = Duration::from_secs_f64(per_append as f64 / rate);
     let mut appends = JoinSet::new();
-    let mut samples = Vec::new();
+    let mut took = Vec::with_capacity(calls);
+    let (stop_sampling, sampling) = watch::channel(false);
+    let sampler = sample_lag(runner, &sampling);
     let progress = crate::support::bar(calls * per_append, format!("live: {rate} events/s"));
     let t0 = tokio::time::Instant::now();
-    let mut next_sample = t0;
+    // Open loop: each append starts at its time whether the ones before finished or not, so
+    // the rate asked is kept as long as the store takes it (appends overlap).
     for j in 0..calls {
-        let at = t0 + every * u32::try_from(j)?;
-        while next_sample <= at {
-            tokio::time::sleep_until(next_sample).await;
-            samples.push(Duration::from_millis(runner.lag().await?.ms_behind));
-            next_sample += Duration::from_millis(100);
-        }
-        tokio::time::sleep_until(at).await;
+        tokio::time::sleep_until(t0 + every * u32::try_from(j)?).await;
         let (store, prefix) = (store.clone(), prefix.to_owned());
         appends.spawn(async move {
             let events = deposits(per_append)?;
+            let started = Instant::now();
             store
                 .append(
                     &stream(&prefix, first + j),
@@ -102,15 +123,15 @@ async fn appending(
                     events,
                 )
                 .await?;
-            Ok::<_, BenchError>(())
+            Ok::<_, BenchError>(started.elapsed())
         });
         progress.inc(per_append as u64);
         while let Some(done) = appends.try_join_next() {
-            done??;
+            took.push(done??);
         }
     }
     while let Some(done) = appends.join_next().await {
-        done??;
+        took.push(done??);
     }
     let appending = t0.elapsed();
     progress.finish_and_clear();
@@ -122,11 +143,15 @@ async fn appending(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let drained = last.elapsed();
+    let _ = stop_sampling.send(true);
+    let samples = sampler.await??;
     Ok(LiveLag {
         samples,
         events: calls * per_append,
         appending,
-        drained: last.elapsed(),
+        drained,
+        appends: took,
     })
 }
 

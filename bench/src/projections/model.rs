@@ -104,6 +104,24 @@ pub(crate) fn final_doc(account: String, per_doc: usize) -> Result<(Account, u64
     ))
 }
 
+/// A store on `url` for loading a history fast: its connections commit without waiting for the
+/// WAL to reach the disk (`synchronous_commit = off`, the run's database is thrown away), so
+/// appends that each commit alone do not queue behind one flush each. Only the setup uses it;
+/// the projections and the live appends use a store with the server's settings.
+pub(crate) async fn loader(url: &str) -> Result<PostgresStore, BenchError> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *conn, "SET synchronous_commit = off").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok(PostgresStore::from_pool(pool).await?)
+}
+
 /// Appends accounts `from..to` (streams `<prefix><i>`, `per_doc` deposits each, one append per
 /// stream) with `writers` concurrent tasks, showing progress.
 pub(crate) async fn append_accounts(

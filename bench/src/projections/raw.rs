@@ -2,9 +2,13 @@
 //! writes them in (the documents of one batch of `batch.size` events), one group after the
 //! other: Redis pipelines of `SET` document + `SET` version with the redis crate's connection
 //! manager (the sink's client), and Elasticsearch `_bulk` requests with reqwest (the sink's).
+//! Besides, the history read alone from the store, as the runner's reader reads it: what bounds
+//! a catch-up that has to read before it writes.
 
 use std::time::{Duration, Instant};
 
+use keel_core::store::PostgresStore;
+use keel_core::{EventStore as _, Position};
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 
@@ -109,5 +113,38 @@ pub(crate) async fn elasticsearch(
     }
     let took = started.elapsed();
     progress.finish_and_clear();
+    Ok(took)
+}
+
+/// Reads the whole history with `EventStore::read_all` in pages of `page` events, one after
+/// the other, and drops it (no decoding, planning or writing); returns the time it took.
+pub(crate) async fn read_history(
+    store: &PostgresStore,
+    page: usize,
+    history: usize,
+) -> Result<Duration, BenchError> {
+    let progress = bar(history, "read the history alone");
+    let started = Instant::now();
+    let mut cursor = Position::START;
+    let mut read = 0;
+    loop {
+        let events = store.read_all(cursor, page).await?;
+        let Some(last) = events.last() else {
+            break;
+        };
+        cursor = last.position;
+        read += events.len();
+        progress.inc(events.len() as u64);
+    }
+    let took = started.elapsed();
+    progress.finish_and_clear();
+    if read != history {
+        return Err(format!("read {read} events, expected {history}").into());
+    }
+    eprintln!(
+        "  the history read alone: {read} events in {:.2} s: {:.0} events/s",
+        took.as_secs_f64(),
+        crate::support::per_second(read, took)
+    );
     Ok(took)
 }

@@ -26,9 +26,15 @@ pub(super) async fn count(env: &Env, index: &str) -> Result<u64, BenchError> {
         .ok_or_else(|| format!("no count in {reply}"))?)
 }
 
-/// Unlinks the run's Redis keys; returns how many.
+/// Unlinks the run's Redis keys; returns how many. On a connection of its own that waits up
+/// to a minute per reply: a `SCAN` over millions of keys on a busy server can take longer than
+/// the client's default half second.
 pub(super) async fn unlink_keys(env: &Env) -> Result<usize, BenchError> {
-    let mut conn = env.redis.clone();
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(60)));
+    let mut conn = redis::Client::open(env.redis_url.as_str())?
+        .get_connection_manager_with_config(config)
+        .await?;
     let pattern = format!("{}:*", env.base);
     let (mut cursor, mut unlinked) = (0_u64, 0);
     loop {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use keel_sagas::SagaState;
 use rdkafka::ClientConfig;
 use rdkafka::Message as _;
@@ -19,6 +21,9 @@ use tokio::task::JoinHandle;
 
 use super::observed::Finished;
 use crate::BenchError;
+
+/// Messages each raw consumer handles at once: keel-core's consumer default.
+const IN_FLIGHT: usize = keel_core::kafka::ConsumerConfig::DEFAULT_MAX_IN_FLIGHT;
 
 /// The raw tables, next to the saga store's in the run's database.
 const INSTANCES: &str = "keel_bench_raw_instances";
@@ -226,14 +231,19 @@ impl RawPipeline {
                 topics.commands,
             )?;
             let echo = Echo {
-                producer: self::producer(topics.brokers)?,
+                producer: producer.clone(),
                 replies: topics.replies.to_owned(),
                 writes: Arc::clone(&writes),
             };
-            tasks.push(tokio::spawn(serve(consumer, shutdown.clone(), move |m| {
-                let echo = echo.clone();
-                async move { echo.handle(m).await }
-            })));
+            tasks.push(tokio::spawn(serve(
+                consumer,
+                shutdown.clone(),
+                IN_FLIGHT,
+                move |m| {
+                    let echo = echo.clone();
+                    async move { echo.handle(m).await }
+                },
+            )));
             let consumer = consumer_for_replies(topics)?;
             let next = Next {
                 producer: producer.clone(),
@@ -242,10 +252,15 @@ impl RawPipeline {
                 finished: finished.clone(),
                 steps,
             };
-            tasks.push(tokio::spawn(serve(consumer, shutdown.clone(), move |m| {
-                let next = next.clone();
-                async move { next.handle(m).await }
-            })));
+            tasks.push(tokio::spawn(serve(
+                consumer,
+                shutdown.clone(),
+                IN_FLIGHT,
+                move |m| {
+                    let next = next.clone();
+                    async move { next.handle(m).await }
+                },
+            )));
         }
         Ok(Self {
             producer,
@@ -335,17 +350,30 @@ impl Next {
     }
 }
 
-/// Handles the consumer's messages one at a time (like keel-core's consumer) until shutdown.
-async fn serve<H, Fut>(consumer: StreamConsumer, mut shutdown: watch::Receiver<bool>, handle: H)
-where
+/// Handles the consumer's messages until shutdown, up to `in_flight` at once (as keel-core's
+/// consumer does with its default `max_in_flight`; a raw saga has one message in flight, so
+/// no two messages of one saga meet here). Offsets are auto-committed by librdkafka.
+async fn serve<H, Fut>(
+    consumer: StreamConsumer,
+    mut shutdown: watch::Receiver<bool>,
+    in_flight: usize,
+    handle: H,
+) where
     H: Fn(RawMessage) -> Fut,
     Fut: Future<Output = Result<(), BenchError>>,
 {
+    let mut running = FuturesUnordered::new();
     loop {
         // The borrowed message is not Send: decode it before the next await.
         let message = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => return,
-            received = consumer.recv() => match received {
+            Some(done) = running.next(), if !running.is_empty() => {
+                if let Err(e) = done {
+                    eprintln!("sagas: raw pipeline: {e}");
+                }
+                continue;
+            }
+            received = consumer.recv(), if running.len() < in_flight => match received {
                 Ok(m) => serde_json::from_slice::<RawMessage>(m.payload().unwrap_or_default()),
                 Err(e) => {
                     eprintln!("sagas: raw consumer: {e}");
@@ -354,11 +382,7 @@ where
             },
         };
         match message {
-            Ok(message) => {
-                if let Err(e) = handle(message).await {
-                    eprintln!("sagas: raw pipeline: {e}");
-                }
-            }
+            Ok(message) => running.push(handle(message)),
             Err(e) => eprintln!("sagas: raw pipeline: undecodable message: {e}"),
         }
     }

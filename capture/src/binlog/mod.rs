@@ -3,6 +3,7 @@
 
 pub mod checksum;
 pub mod events;
+pub mod rows;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};

@@ -3,15 +3,15 @@
 
 mod filter;
 mod modes;
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod storage;
 
 pub use filter::TableFilter;
 pub use modes::{
     BigintUnsignedHandlingMode, BinaryHandlingMode, DecimalHandlingMode, ErrorsTolerance,
     SnapshotMode, TimePrecisionMode,
 };
+use std::collections::BTreeMap;
+pub use storage::{HistoryStorage, OffsetStorage};
 
 use crate::{Error, Result};
 
@@ -99,8 +99,12 @@ pub struct ConnectorConfig {
     pub key_schemas: bool,
     /// `value.converter.schemas.enable` (default false).
     pub value_schemas: bool,
-    /// `offset.storage.file.filename` (default `<name>.offsets.json`).
-    pub offsets_file: PathBuf,
+    /// `offset.storage` and its keys: a file (default `<name>.offsets.json`), a Kafka topic or
+    /// a PostgreSQL table.
+    pub offset_storage: OffsetStorage,
+    /// `schema.history.internal` and its keys: a file (default
+    /// `<name>.schema-history.jsonl` beside the offsets file) or a Kafka topic.
+    pub history_storage: HistoryStorage,
     /// `transforms` and `predicates`: the single message transforms, in order.
     pub transforms: crate::transforms::Chain,
     /// `kafka.producer.<property>`: extra librdkafka producer properties.
@@ -136,7 +140,6 @@ const KNOWN: &[&str] = &[
     "errors.deadletterqueue.topic.name",
     "kafka.bootstrap.servers",
     "bootstrap.servers",
-    "schema.history.internal.kafka.bootstrap.servers",
     "errors.tolerance",
     "decimal.handling.mode",
     "time.precision.mode",
@@ -146,7 +149,6 @@ const KNOWN: &[&str] = &[
     "value.converter",
     "key.converter.schemas.enable",
     "value.converter.schemas.enable",
-    "offset.storage.file.filename",
 ];
 
 const CONNECTOR_CLASSES: &[&str] = &[
@@ -384,12 +386,18 @@ impl ConnectorConfig {
             .keys()
             .filter(|k| {
                 !KNOWN.contains(&k.as_str())
+                    && !storage::KEYS.contains(&k.as_str())
                     && !k.starts_with("kafka.producer.")
                     && !transform_keys.contains(k)
             })
             .cloned()
             .collect();
 
+        let offset_storage = OffsetStorage::from_properties(name, &|k| get(k).map(str::to_owned))?;
+        let history_storage =
+            HistoryStorage::from_properties(name, &offset_storage, &bootstrap_servers, &|k| {
+                get(k).map(str::to_owned)
+            })?;
         let config = ConnectorConfig {
             name: name.to_owned(),
             hostname: required("database.hostname", "the MariaDB host name")?,
@@ -452,9 +460,8 @@ impl ConnectorConfig {
                 "value.converter.schemas.enable",
                 false,
             )?,
-            offsets_file: get("offset.storage.file.filename")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(format!("{name}.offsets.json"))),
+            history_storage,
+            offset_storage,
             producer_properties,
             transforms,
         };

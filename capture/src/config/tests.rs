@@ -80,17 +80,23 @@ fn reads_a_debezium_connector_json() {
     assert_eq!(c.handling.binary, BinaryHandlingMode::Hex);
     assert!(c.value_schemas && !c.key_schemas);
     assert_eq!(
-        c.offsets_file,
-        PathBuf::from("inventory-connector.offsets.json")
+        c.offset_storage,
+        OffsetStorage::File {
+            path: "inventory-connector.offsets.json".into()
+        }
     );
     assert_eq!(
         c.topic_for("inventory", "orders"),
         "dbserver1.inventory.orders"
     );
     assert_eq!(
-        parsed.unknown_keys,
-        ["database.ssl.mode", "schema.history.internal.kafka.topic"]
+        c.history_storage,
+        HistoryStorage::Kafka {
+            topic: "schema-changes.inventory".into(),
+            bootstrap_servers: "127.0.0.1:9092".into()
+        }
     );
+    assert_eq!(parsed.unknown_keys, ["database.ssl.mode"]);
 }
 
 #[test]

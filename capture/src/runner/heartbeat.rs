@@ -4,21 +4,15 @@
 //! not captured change (as Debezium's heartbeats do).
 
 use serde_json::json;
-use tokio::sync::mpsc;
 
+use super::emit::Emitter;
 use super::{Capture, State};
 use crate::Result;
-use crate::sink::{KafkaSink, Pending};
 
 impl Capture {
     /// Sends a heartbeat unless a group is in progress (its offset would not be a resume
     /// point); true when the record limit was hit.
-    pub(super) async fn heartbeat(
-        &self,
-        sink: &KafkaSink,
-        tx: &mpsc::Sender<Pending>,
-        state: &mut State,
-    ) -> Result<bool> {
+    pub(super) async fn heartbeat(&self, out: &Emitter, state: &mut State) -> Result<bool> {
         if state.group.is_some() {
             return Ok(false);
         }
@@ -28,20 +22,13 @@ impl Capture {
             &json!({ "ts_ms": chrono::Utc::now().timestamp_millis() }),
             (&state.resume.file, state.resume.pos),
         )?;
-        // `None` when a transform dropped the heartbeat; the null sink sends nothing either.
-        let counted = record.is_some();
-        let delivery = match record {
-            Some(record) => sink.send(&record).await?,
-            None => None,
-        };
-        tx.send(Pending {
-            delivery,
-            offset: state.resume.clone(),
-        })
-        .await
-        .map_err(|_| self.tracker_gone())?;
-        if counted {
-            state.sent += 1;
+        // `None` when a transform dropped the heartbeat.
+        match record {
+            Some(record) => {
+                out.emit(&record, state.resume.clone()).await?;
+                state.sent += 1;
+            }
+            None => out.mark(state.resume.clone()).await?,
         }
         Ok(self.stop_after.is_some_and(|n| state.sent >= n))
     }

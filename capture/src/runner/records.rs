@@ -4,10 +4,11 @@
 use mysql_common::binlog::value::BinlogValue;
 use serde_json::Value as Json;
 
+use super::Capture;
 use super::dead_letter::Failure;
 use super::output::Unfinished;
-use super::{Capture, TableInfo};
-use crate::envelope::{Envelope, Op, Row, Source, Transaction};
+use super::state::TableInfo;
+use crate::envelope::{Envelope, Op, Row, Source, SourceJson, Transaction};
 use crate::mapping;
 use crate::sink::Record;
 use crate::transforms::{ConnectRecord, Payload};
@@ -19,14 +20,16 @@ pub(super) struct RecordBuilder<'a> {
     pub(super) capture: &'a Capture,
     pub(super) info: &'a TableInfo,
     pub(super) source: Source,
+    /// `source` written once for all the builder's records (`None`: written per record).
+    pub(super) source_json: Option<SourceJson>,
     pub(super) now_us: i64,
 }
 
 impl RecordBuilder<'_> {
     /// A binlog row image, mapped.
-    pub(super) fn row(&self, row: &mysql_common::binlog::row::BinlogRow) -> Result<Row> {
-        self.check_len(row.len())?;
-        self.map_columns(|i| row.as_ref(i))
+    pub(super) fn row(&self, row: &[Option<BinlogValue<'_>>]) -> Result<Row> {
+        self.check_len(row.iter().filter(|v| v.is_some()).count())?;
+        self.map_columns(|i| row.get(i).and_then(Option::as_ref))
     }
 
     /// A row as the snapshot selected it, already reshaped to the binlog's value forms
@@ -77,7 +80,7 @@ impl RecordBuilder<'_> {
                     )?,
                     None => Json::Null,
                 };
-            values.push((col.name.clone(), value));
+            values.push((self.info.names[i].clone(), value));
         }
         Ok(Row(values))
     }
@@ -108,7 +111,7 @@ impl RecordBuilder<'_> {
                 let error = Error::Transform {
                     alias: t.alias,
                     table: table.clone(),
-                    file: self.source.file.clone(),
+                    file: self.source.file.to_string(),
                     pos: self.source.pos,
                     reason: t.reason,
                 };
@@ -150,6 +153,7 @@ impl RecordBuilder<'_> {
             ts_ms: self.now_us / 1000,
             ts_us: self.now_us,
             ts_ns: self.now_us * 1000,
+            source_json: self.source_json.clone(),
         };
         let record = ConnectRecord {
             topic: self.info.topic.clone(),

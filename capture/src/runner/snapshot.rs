@@ -8,15 +8,16 @@ use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row as SqlRow, Value};
 use mysql_common::binlog::value::BinlogValue;
-use tokio::sync::mpsc;
 use tracing::info;
 
+use super::Capture;
+use super::emit::{self, Emitter};
 use super::records::RecordBuilder;
-use super::{Capture, TableInfo};
+use super::state::TableInfo;
 use crate::envelope::{self, EnvelopeSchemas, Op, Source};
 use crate::mapping;
 use crate::offsets::{KeyPart, Offset, SnapshotProgress};
-use crate::sink::{KafkaSink, Pending};
+use crate::schema::history::SchemaHistory;
 use crate::snapshot::cut;
 use crate::snapshot::progress::Progress;
 use crate::snapshot::tables::SnapshotTable;
@@ -26,8 +27,8 @@ use crate::{Error, Result};
 pub(super) enum SnapshotEnd {
     /// Every table read; streaming starts at this cut.
     Complete(Offset),
-    /// `stop_after_records` was reached.
-    StoppedAfterLimit,
+    /// `stop_after_records` was reached, or the change stream asked to stop.
+    Stopped,
 }
 
 /// A row read but not sent yet: its marker depends on whether another row follows.
@@ -73,8 +74,7 @@ fn marker(first: bool, first_in_table: bool, last: bool, last_in_table: bool) ->
 /// Sends held rows and the progress offsets behind them, in order.
 struct Sender<'a> {
     capture: &'a Capture,
-    sink: &'a KafkaSink,
-    tx: &'a mpsc::Sender<Pending>,
+    out: &'a Emitter,
     cut: &'a Offset,
     held: Option<Held>,
     /// Offsets (tables done) to store once the held row is sent.
@@ -83,8 +83,12 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    /// Holds `next` and sends the row held before it; true when the record limit is hit.
+    /// Holds `next` and sends the row held before it; true when the record limit is hit or
+    /// the change stream asks to stop.
     async fn push(&mut self, next: Held) -> Result<bool> {
+        if emit::stopping(&self.capture.shutdown) {
+            return Ok(true);
+        }
         let previous = self.held.replace(next);
         match previous {
             Some(p) => self.send(p, false).await,
@@ -98,7 +102,7 @@ impl Sender<'_> {
             self.after_held.push(offset);
             Ok(())
         } else {
-            self.pending(None, offset).await
+            self.out.mark(offset).await
         }
     }
 
@@ -113,19 +117,24 @@ impl Sender<'_> {
         let cfg = &self.capture.config;
         let info = &held.info;
         let source = Source {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            version: env!("CARGO_PKG_VERSION").into(),
             connector: envelope::CONNECTOR,
-            name: cfg.topic_prefix.clone(),
+            name: cfg.topic_prefix.as_str().into(),
             ts_ms: held.ts_ms,
             snapshot: held.marker(final_row),
-            db: info.schema.db.clone(),
+            db: info.schema.db.as_str().into(),
             sequence: None,
             ts_us: held.ts_ms * 1000,
             ts_ns: held.ts_ms * 1_000_000,
-            table: info.schema.table.clone(),
+            table: info.schema.table.as_str().into(),
             server_id: 0,
-            gtid: self.cut.gtid_position.clone().filter(|g| !g.is_empty()),
-            file: self.cut.file.clone(),
+            gtid: self
+                .cut
+                .gtid_position
+                .as_deref()
+                .filter(|g| !g.is_empty())
+                .map(Into::into),
+            file: self.cut.file.as_str().into(),
             pos: self.cut.pos,
             row: 0,
             thread: None,
@@ -136,31 +145,20 @@ impl Sender<'_> {
             capture: self.capture,
             info,
             source,
+            source_json: None,
             now_us: chrono::Utc::now().timestamp_micros(),
         };
         let after = builder.selected_row(&held.values)?;
-        let mut out = Vec::with_capacity(1);
-        builder.records(Op::Read, 0, None, Some(after), &mut out)?;
-        for record in out {
-            let delivery = self.sink.send(&record).await?;
-            self.pending(delivery, held.offset.clone()).await?;
+        let mut records = Vec::with_capacity(1);
+        builder.records(Op::Read, 0, None, Some(after), &mut records)?;
+        for record in records {
+            self.out.emit(&record, held.offset.clone()).await?;
             *self.sent += 1;
         }
         for offset in std::mem::take(&mut self.after_held) {
-            self.pending(None, offset).await?;
+            self.out.mark(offset).await?;
         }
         Ok(self.capture.stop_after.is_some_and(|n| *self.sent >= n))
-    }
-
-    async fn pending(
-        &self,
-        delivery: Option<rdkafka::producer::DeliveryFuture>,
-        offset: Offset,
-    ) -> Result<()> {
-        self.tx
-            .send(Pending { delivery, offset })
-            .await
-            .map_err(|_| self.capture.tracker_gone())
     }
 }
 
@@ -169,13 +167,14 @@ impl Capture {
     pub(super) async fn snapshot(
         &self,
         opts: &mysql_async::Opts,
-        sink: &KafkaSink,
-        tx: &mpsc::Sender<Pending>,
+        out: &Emitter,
+        history: &mut SchemaHistory,
         resume: Option<Offset>,
         sent: &mut u64,
     ) -> Result<SnapshotEnd> {
         let mut conn = Conn::new(opts.clone()).await?;
         cut::prepare(&mut conn).await?;
+        let mut schema_events = None;
         let (cut, tables, mut progress) = match resume {
             Some(mut stored) => {
                 let progress = stored.snapshot.take().unwrap_or_default();
@@ -186,10 +185,17 @@ impl Capture {
                     crate::snapshot::tables::captured(&mut conn, &self.config.filter).await?;
                 info!(file = %stored.file, pos = stored.pos, table = ?progress.table,
                       done = progress.tables_done.len(), "Resuming the snapshot.");
+                if history.is_empty() {
+                    let mut other = Conn::new(opts.clone()).await?;
+                    let (now, schema) = cut::schema_now(&mut other, &self.config.filter).await?;
+                    let _ = other.disconnect().await;
+                    schema_events = Some((history.record_snapshot(schema, &now).await?, now));
+                }
                 (stored, tables, progress)
             }
             None => {
-                let (cut, tables) = cut::take(&mut conn, &self.config.filter).await?;
+                let (cut, tables, schema) = cut::take(&mut conn, &self.config.filter).await?;
+                schema_events = Some((history.record_snapshot(schema, &cut).await?, cut.clone()));
                 (cut, tables, SnapshotProgress::default())
             }
         };
@@ -199,8 +205,7 @@ impl Capture {
         };
         let mut sender = Sender {
             capture: self,
-            sink,
-            tx,
+            out,
             cut: &cut,
             held: None,
             after_held: Vec::new(),
@@ -208,6 +213,12 @@ impl Capture {
         };
         // The cut is stored before the first row, so a restart resumes this snapshot.
         sender.mark(at(&progress)).await?;
+        // The schema first, as Debezium sends it; its last record is not the snapshot's last.
+        if let Some((events, schema_at)) = &schema_events {
+            *sender.sent += self
+                .send_snapshot_schema(out, events, schema_at, &at(&progress), false)
+                .await?;
+        }
         let total = tables.len();
         let mut bar = Progress::new(
             self.show_progress,
@@ -269,7 +280,7 @@ impl Capture {
                     first = false;
                     if sender.push(held).await? {
                         bar.finish();
-                        return Ok(SnapshotEnd::StoppedAfterLimit);
+                        return Ok(SnapshotEnd::Stopped);
                     }
                 }
                 drop(rows);
@@ -292,7 +303,7 @@ impl Capture {
         }
         if sender.finish().await? {
             bar.finish();
-            return Ok(SnapshotEnd::StoppedAfterLimit);
+            return Ok(SnapshotEnd::Stopped);
         }
         conn.query_drop("COMMIT").await?;
         let _ = conn.disconnect().await;
@@ -318,6 +329,11 @@ impl Capture {
             ),
             topic: self.config.topic_for(&schema.db, &schema.table),
             key_columns: schema.key_columns(),
+            names: schema
+                .columns
+                .iter()
+                .map(|c| c.name.as_str().into())
+                .collect(),
             schema,
         }
     }

@@ -1,19 +1,22 @@
-//! The Kafka sink: an idempotent producer, and the acknowledgement tracker that advances the
-//! stored offset only after every record up to it was acknowledged.
+//! Where records go: the Kafka producer, the in-process consumer of a
+//! [`ChangeStream`](crate::ChangeStream), or nowhere (the null sink); and the acknowledgement
+//! tracker that advances the stored offset only after every record up to it was acknowledged.
 
-use std::time::Duration;
+mod acks;
+mod consumer;
+mod kafka;
+mod tracker;
 
-use rdkafka::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use tokio::sync::mpsc;
-use tracing::{debug, error};
+pub use acks::AckBoard;
+pub(crate) use consumer::ConsumerSink;
+pub use kafka::KafkaSink;
+pub use tracker::{AckSummary, track_acks};
 
-use crate::config::ConnectorConfig;
-use crate::offsets::{FileOffsetStore, Offset};
+use crate::Result;
+use std::sync::Arc;
+
+use crate::offsets::Offset;
 use crate::transforms::Header;
-use crate::{Error, Result};
 
 /// One Kafka record.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,94 +31,49 @@ pub struct Record {
     pub headers: Vec<Header>,
 }
 
-/// The producer, or none at all: the null sink ([`KafkaSink::null`]) drops every record,
-/// for measuring the reader, decoding and mapping without Kafka.
-pub struct KafkaSink {
-    producer: Option<FutureProducer>,
+/// How a record's acknowledgement arrives.
+#[non_exhaustive]
+pub enum Delivery {
+    /// Kafka's delivery report for this sequence number, on the sink's [`AckBoard`].
+    Kafka(u64),
+    /// The in-process consumer acknowledging this sequence number (and all before it).
+    Consumer(u64),
 }
 
-impl std::fmt::Debug for KafkaSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaSink").finish_non_exhaustive()
+/// The offset after a record: whole, or (within a transaction) the transaction's offset shared
+/// by all its records with this record's count, turned into an [`Offset`] only when stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingOffset {
+    /// A whole offset.
+    Whole(Offset),
+    /// The group's offset (its `skip` is ignored) and the records of it sent so far.
+    InGroup(Arc<Offset>, u64),
+}
+
+impl PendingOffset {
+    /// The offset to store.
+    pub fn to_offset(&self) -> Offset {
+        match self {
+            Self::Whole(o) => o.clone(),
+            Self::InGroup(o, skip) => Offset {
+                skip: *skip,
+                ..(**o).clone()
+            },
+        }
+    }
+
+    /// The binlog file and position, for messages.
+    pub fn at(&self) -> (&str, u64) {
+        match self {
+            Self::Whole(o) => (&o.file, o.pos),
+            Self::InGroup(o, _) => (&o.file, o.pos),
+        }
     }
 }
 
-impl KafkaSink {
-    /// An idempotent producer (`acks=all`) partitioning keys as Kafka's Java client does.
-    pub fn new(config: &ConnectorConfig) -> Result<Self> {
-        let mut cc = ClientConfig::new();
-        cc.set("linger.ms", "5")
-            .set("partitioner", "murmur2_random");
-        for (k, v) in &config.producer_properties {
-            cc.set(k, v);
-        }
-        for (key, needed) in [("enable.idempotence", "true"), ("acks", "all")] {
-            if let Some(v) = config.producer_properties.get(key)
-                && v != needed
-                && !(key == "acks" && v == "-1")
-            {
-                return Err(Error::config(
-                    &format!("kafka.producer.{key}"),
-                    v.clone(),
-                    needed,
-                ));
-            }
-        }
-        cc.set("bootstrap.servers", &config.bootstrap_servers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all");
-        Ok(Self {
-            producer: Some(cc.create()?),
-        })
-    }
-
-    /// A sink that drops every record (nothing is delivered, nothing acknowledged).
-    pub fn null() -> Self {
-        Self { producer: None }
-    }
-
-    /// Hands `record` to the producer, waiting while its queue is full; `None` from the null
-    /// sink.
-    pub async fn send(&self, record: &Record) -> Result<Option<DeliveryFuture>> {
-        let Some(producer) = &self.producer else {
-            return Ok(None);
-        };
-        loop {
-            let mut fr: FutureRecord<'_, Vec<u8>, Vec<u8>> = FutureRecord::to(&record.topic);
-            if let Some(k) = &record.key {
-                fr = fr.key(k);
-            }
-            if let Some(v) = &record.value {
-                fr = fr.payload(v);
-            }
-            if !record.headers.is_empty() {
-                let headers = record.headers.iter().fold(
-                    OwnedHeaders::new_with_capacity(record.headers.len()),
-                    |hs, h| {
-                        hs.insert(KafkaHeader {
-                            key: &h.key,
-                            value: h.value.as_ref(),
-                        })
-                    },
-                );
-                fr = fr.headers(headers);
-            }
-            match producer.send_result(fr) {
-                Ok(delivery) => return Ok(Some(delivery)),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err((error, _)) => return Err(error.into()),
-            }
-        }
-    }
-
-    /// Waits until everything sent was delivered or failed.
-    pub fn flush(&self, timeout: Duration) -> Result<()> {
-        match &self.producer {
-            Some(producer) => producer.flush(timeout).map_err(Error::from),
-            None => Ok(()),
-        }
+impl From<Offset> for PendingOffset {
+    fn from(o: Offset) -> Self {
+        Self::Whole(o)
     }
 }
 
@@ -123,9 +81,9 @@ impl KafkaSink {
 /// offset that is safe to store once it and everything before it are acknowledged.
 pub struct Pending {
     /// The record's delivery, if any.
-    pub delivery: Option<DeliveryFuture>,
+    pub delivery: Option<Delivery>,
     /// The offset after it.
-    pub offset: Offset,
+    pub offset: PendingOffset,
 }
 
 impl std::fmt::Debug for Pending {
@@ -137,66 +95,35 @@ impl std::fmt::Debug for Pending {
     }
 }
 
-/// What the tracker did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AckSummary {
-    /// Records acknowledged.
-    pub acknowledged: u64,
-    /// The last offset stored.
-    pub stored: Option<Offset>,
+/// The sink of a run.
+pub(crate) enum Sink {
+    /// Kafka.
+    Kafka(KafkaSink),
+    /// A [`ChangeStream`](crate::ChangeStream)'s consumer.
+    Consumer(ConsumerSink),
+    /// Nothing: every record is dropped as delivered (for measuring the reader).
+    Null,
 }
 
-/// Awaits deliveries in order and stores the offset of the acknowledged prefix every
-/// `flush_every` (also while nothing new arrives) and when the channel closes. The first failed delivery stops it: its offset
-/// and everything after are not stored, so a restart delivers them again.
-pub async fn track_acks(
-    mut rx: mpsc::Receiver<Pending>,
-    store: FileOffsetStore,
-    flush_every: Duration,
-) -> Result<AckSummary> {
-    let mut summary = AckSummary::default();
-    let mut latest: Option<Offset> = None;
-    let mut last_flush = tokio::time::Instant::now();
-    let store_latest = |latest: &Option<Offset>, summary: &mut AckSummary| -> Result<()> {
-        if let Some(o) = latest
-            && summary.stored.as_ref() != Some(o)
-        {
-            store.save(o)?;
-            debug!(file = %o.file, pos = o.pos, skip = o.skip, "Offset stored.");
-            summary.stored = Some(o.clone());
-        }
-        Ok(())
-    };
-    loop {
-        let next = tokio::select! {
-            p = rx.recv() => p,
-            () = tokio::time::sleep_until(last_flush + flush_every) => {
-                store_latest(&latest, &mut summary)?;
-                last_flush = tokio::time::Instant::now();
-                continue;
-            }
-        };
-        let Some(p) = next else { break };
-        if let Some(delivery) = p.delivery {
-            match delivery.await {
-                Ok(Ok(_)) => summary.acknowledged += 1,
-                Ok(Err((error, _))) => {
-                    error!(%error, file = %p.offset.file, pos = p.offset.pos, "Kafka delivery failed.");
-                    store_latest(&latest, &mut summary)?;
-                    return Err(error.into());
-                }
-                Err(_) => {
-                    store_latest(&latest, &mut summary)?;
-                    return Err(Error::Kafka(KafkaError::Canceled));
-                }
-            }
-        }
-        latest = Some(p.offset);
-        if last_flush.elapsed() >= flush_every {
-            store_latest(&latest, &mut summary)?;
-            last_flush = tokio::time::Instant::now();
+impl Sink {
+    /// Hands `record` (whose offset is `offset`) on; `None` from the null sink.
+    pub(crate) async fn send(
+        &self,
+        record: &Record,
+        offset: &PendingOffset,
+    ) -> Result<Option<Delivery>> {
+        match self {
+            Self::Kafka(k) => Ok(Some(Delivery::Kafka(k.send(record).await?))),
+            Self::Consumer(c) => Ok(Some(c.send(record, offset).await?)),
+            Self::Null => Ok(None),
         }
     }
-    store_latest(&latest, &mut summary)?;
-    Ok(summary)
+
+    /// Waits until everything sent to Kafka was delivered or failed.
+    pub(crate) fn flush(&self, timeout: std::time::Duration) -> Result<()> {
+        match self {
+            Self::Kafka(k) => k.flush(timeout),
+            Self::Consumer(_) | Self::Null => Ok(()),
+        }
+    }
 }

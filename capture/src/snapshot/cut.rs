@@ -8,7 +8,11 @@ use tracing::{info, warn};
 use super::tables::{self, SnapshotTable};
 use crate::config::TableFilter;
 use crate::offsets::Offset;
+use crate::schema::server::{self, SchemaSnapshot};
 use crate::{Result, binlog};
+
+/// A cut: its position, the tables to read, and their schema at that position.
+pub(crate) type Cut = (Offset, Vec<SnapshotTable>, SchemaSnapshot);
 
 /// ER_SPECIFIC_ACCESS_DENIED_ERROR: `FLUSH TABLES WITH READ LOCK` without RELOAD.
 const ACCESS_DENIED: u16 = 1227;
@@ -28,10 +32,7 @@ pub(crate) async fn prepare(conn: &mut Conn) -> Result<()> {
 /// `START TRANSACTION WITH CONSISTENT SNAPSHOT` and releases the lock. Without the RELOAD
 /// privilege it takes no lock and reads the position MariaDB reports for the consistent
 /// snapshot itself (`binlog_snapshot_file`, `binlog_snapshot_position`).
-pub(crate) async fn take(
-    conn: &mut Conn,
-    filter: &TableFilter,
-) -> Result<(Offset, Vec<SnapshotTable>)> {
+pub(crate) async fn take(conn: &mut Conn, filter: &TableFilter) -> Result<Cut> {
     match conn.query_drop("FLUSH TABLES WITH READ LOCK").await {
         Ok(()) => {
             let locked = under_lock(conn, filter).await;
@@ -51,19 +52,17 @@ pub(crate) async fn take(
     }
 }
 
-async fn under_lock(conn: &mut Conn, filter: &TableFilter) -> Result<(Offset, Vec<SnapshotTable>)> {
+async fn under_lock(conn: &mut Conn, filter: &TableFilter) -> Result<Cut> {
     let tables = tables::captured(conn, filter).await?;
+    let schema = server::snapshot(conn, filter).await?;
     let mut cut = binlog::end_position(conn).await?;
     let gtid: Option<Option<String>> = conn.query_first("SELECT @@gtid_binlog_pos").await?;
     cut.gtid_position = gtid.flatten();
     begin(conn).await?;
-    Ok((cut, tables))
+    Ok((cut, tables, schema))
 }
 
-async fn without_lock(
-    conn: &mut Conn,
-    filter: &TableFilter,
-) -> Result<(Offset, Vec<SnapshotTable>)> {
+async fn without_lock(conn: &mut Conn, filter: &TableFilter) -> Result<Cut> {
     begin(conn).await?;
     let status: Vec<(String, String)> = conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'").await?;
     let get = |name: &str| {
@@ -79,9 +78,39 @@ async fn without_lock(
     let mut cut = Offset::at(file, pos);
     cut.gtid_position = binlog::gtid_position_at(conn, &cut.file, cut.pos).await?;
     let tables = tables::captured(conn, filter).await?;
+    let schema = server::snapshot(conn, filter).await?;
     info!(file = %cut.file, pos = cut.pos, gtid = ?cut.gtid_position, tables = tables.len(),
           "Snapshot cut taken from the consistent snapshot's binlog position.");
-    Ok((cut, tables))
+    Ok((cut, tables, schema))
+}
+
+/// A schema snapshot now, for streaming without a data snapshot: under a brief
+/// `FLUSH TABLES WITH READ LOCK` the binlog end and the captured tables' `SHOW CREATE TABLE`
+/// (without RELOAD, the same without the lock, and a warning).
+pub(crate) async fn schema_now(
+    conn: &mut Conn,
+    filter: &TableFilter,
+) -> Result<(Offset, SchemaSnapshot)> {
+    let locked = match conn.query_drop("FLUSH TABLES WITH READ LOCK").await {
+        Ok(()) => true,
+        Err(mysql_async::Error::Server(e)) if e.code == ACCESS_DENIED => {
+            warn!(reason = %e.message, "No RELOAD privilege: reading the schema without a lock.");
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let read = async {
+        let mut at = binlog::end_position(conn).await?;
+        let gtid: Option<Option<String>> = conn.query_first("SELECT @@gtid_binlog_pos").await?;
+        at.gtid_position = gtid.flatten();
+        let schema = server::snapshot(conn, filter).await?;
+        Ok::<_, crate::Error>((at, schema))
+    }
+    .await;
+    if locked {
+        conn.query_drop("UNLOCK TABLES").await?;
+    }
+    read
 }
 
 /// Opens the consistent-snapshot transaction every chunk is read in.

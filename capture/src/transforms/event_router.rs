@@ -121,7 +121,7 @@ impl EventRouter {
     fn column<'r>(row: &'r Row, name: &str, table: &str) -> Result<&'r Json, String> {
         row.0
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| &**k == name)
             .map(|(_, v)| v)
             .ok_or_else(|| format!("the outbox table `{table}` has no column `{name}`"))
     }
@@ -196,7 +196,10 @@ impl Transformation for EventRouter {
         } else {
             let mut fields = vec![("payload".to_owned(), payload)];
             fields.extend(envelope_fields);
-            Some(Payload::Row(Row(fields)))
+            Some(Payload::Row(Row(fields
+                .into_iter()
+                .map(|(k, v)| (k.into(), v))
+                .collect())))
         };
         Ok(Some(ConnectRecord {
             topic,

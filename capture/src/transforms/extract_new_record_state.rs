@@ -88,14 +88,16 @@ impl ExtractNewRecordState {
         let source = serde_json::to_value(&env.source).unwrap_or(Json::Null);
         for field in &self.add_fields {
             row.0.push((
-                format!("{}{}", self.prefix, field.replace('.', "_")),
+                format!("{}{}", self.prefix, field.replace('.', "_")).into(),
                 envelope_field(env, &source, field),
             ));
         }
         if rewrite {
             let deleted = if env.op == "d" { "true" } else { "false" };
-            row.0
-                .push((format!("{}deleted", self.prefix), Json::from(deleted)));
+            row.0.push((
+                format!("{}deleted", self.prefix).into(),
+                Json::from(deleted),
+            ));
         }
         Some(row)
     }

@@ -60,8 +60,12 @@ impl Transformation for InsertField {
             fields.push((name.clone(), Json::from(value.clone())));
         }
         match &mut record.value {
-            Some(Payload::Envelope { extra, .. }) => extra.0.extend(fields),
-            Some(Payload::Row(row)) => row.0.extend(fields),
+            Some(Payload::Envelope { extra, .. }) => {
+                extra
+                    .0
+                    .extend(fields.into_iter().map(|(k, v)| (k.into(), v)));
+            }
+            Some(Payload::Row(row)) => row.0.extend(fields.into_iter().map(|(k, v)| (k.into(), v))),
             Some(Payload::Json(Json::Object(map))) => map.extend(fields),
             Some(Payload::Json(other)) => {
                 return Err(format!(

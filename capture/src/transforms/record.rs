@@ -104,7 +104,7 @@ impl Payload {
             Payload::Envelope { envelope, extra } => extra
                 .0
                 .iter()
-                .find(|(k, _)| k == name)
+                .find(|(k, _)| &**k == name)
                 .map(|(_, v)| v.clone())
                 .or_else(|| {
                     serde_json::to_value(envelope.as_ref())
@@ -114,7 +114,7 @@ impl Payload {
             Payload::Row(row) => row
                 .0
                 .iter()
-                .find(|(k, _)| k == name)
+                .find(|(k, _)| &**k == name)
                 .map(|(_, v)| v.clone()),
             Payload::Json(json) => json.get(name).cloned(),
             Payload::Encoded(_) => None,
@@ -125,9 +125,14 @@ impl Payload {
     /// (an already encoded value is written as is).
     pub fn to_bytes(&self, schema: Option<&Json>) -> serde_json::Result<Vec<u8>> {
         match self {
-            Payload::Envelope { envelope, extra } if extra.0.is_empty() => {
-                envelope::to_json(envelope.as_ref(), schema)
-            }
+            Payload::Envelope { envelope, extra } if extra.0.is_empty() => match schema {
+                None => {
+                    let mut out = Vec::with_capacity(512);
+                    envelope.write_json(&mut out)?;
+                    Ok(out)
+                }
+                Some(_) => envelope::to_json(envelope.as_ref(), schema),
+            },
             Payload::Envelope { envelope, extra } => envelope::to_json(
                 &WithExtra {
                     envelope: envelope.as_ref(),

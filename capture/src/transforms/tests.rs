@@ -44,6 +44,7 @@ pub(super) fn envelope(op: &'static str) -> Envelope {
         ts_ms: 7,
         ts_us: 7000,
         ts_ns: 7_000_000,
+        source_json: None,
     }
 }
 

@@ -71,6 +71,9 @@ impl Fixture {
         let kafka = stack::kafka().url;
         let server_id = (1_000_000 + uuid::Uuid::new_v4().as_u128() % 1_000_000).to_string();
         let offsets = self.dir.join("offsets.json").display().to_string();
+        // Explicit: with offsets in Kafka or PostgreSQL the default would be the working
+        // directory (the crate's source tree).
+        let history = self.dir.join("schema-history.jsonl").display().to_string();
         let mut props: BTreeMap<String, String> = [
             (
                 "connector.class",
@@ -86,6 +89,7 @@ impl Fixture {
             ("kafka.bootstrap.servers", kafka.as_str()),
             ("include.schema.changes", "false"),
             ("offset.storage.file.filename", offsets.as_str()),
+            ("schema.history.internal.file.filename", history.as_str()),
         ]
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -6,9 +6,10 @@ use serde_json::{Map, Value as Json};
 const PROCESSING_TIME: [&str; 3] = ["ts_ms", "ts_us", "ts_ns"];
 /// `source` fields that name the connector and its version: they must differ.
 const CONNECTOR_IDENTITY: [&str; 3] = ["version", "connector", "name"];
-/// `source` fields of a snapshot read (`op` `r`) that depend on when each connector took its
-/// own snapshot: the read time and the binlog position of the cut. The two snapshots run
-/// moments apart on a server other tests write to, so only their presence is compared.
+/// `source` fields of a snapshot read (`op` `r`, or a schema change event of the schema
+/// snapshot) that depend on when each connector took its own snapshot: the read time and the
+/// binlog position of the cut. The two snapshots run moments apart on a server other tests
+/// write to, so only their presence is compared.
 const SNAPSHOT_MOMENT: [&str; 6] = ["ts_ms", "ts_us", "ts_ns", "file", "pos", "gtid"];
 
 /// A value with the fields that must differ blanked out (kept as `"<ignored>"` when present,
@@ -26,7 +27,13 @@ fn normalized(value: &Json) -> Json {
     let Some(obj) = value.as_object_mut() else {
         return value;
     };
-    let snapshot = obj.get("op").and_then(Json::as_str) == Some("r");
+    // Snapshot reads, and schema change events of each connector's schema snapshot.
+    let snapshot = obj.get("op").and_then(Json::as_str) == Some("r")
+        || (obj.contains_key("ddl")
+            && obj
+                .get("source")
+                .and_then(|s| s.get("snapshot"))
+                .is_some_and(|s| s != "false"));
     blank(obj, &PROCESSING_TIME);
     if let Some(source) = obj.get_mut("source").and_then(Json::as_object_mut) {
         blank(source, &CONNECTOR_IDENTITY);

@@ -24,9 +24,16 @@ pub struct SetupReport {
 /// Resets everything of this namespace and seeds the legacy database with `seed`.
 pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
     let names = settings.names();
-    reset_postgres(settings).await?;
-    reset_kafka(settings).await?;
-    reset_read_models(settings).await?;
+    let context = |what: &'static str| move |e: crate::Error| format!("setup: {what}: {e}");
+    reset_postgres(settings)
+        .await
+        .map_err(context("the event store's database"))?;
+    reset_kafka(settings)
+        .await
+        .map_err(context("the Kafka topics and consumer groups"))?;
+    reset_read_models(settings)
+        .await
+        .map_err(context("the Elasticsearch indices and Redis keys"))?;
     let dir = settings.dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -43,11 +50,28 @@ pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
 async fn reset_postgres(settings: &Settings) -> crate::Result<()> {
     let db = settings.names().database;
     let mut conn = sqlx::PgConnection::connect(&settings.postgres_admin_url()).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
+    // A backend the role may not end (an autovacuum worker after a large run, on a server
+    // where the role lacks pg_signal_backend) refuses the drop for a moment: try again.
+    let mut attempt = 1;
+    loop {
+        let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+        match dropped {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("42501") && attempt < 30 =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
         .execute(&mut conn)
         .await?;
@@ -129,16 +153,29 @@ async fn reset_read_models(settings: &Settings) -> crate::Result<()> {
     }
     let client = redis::Client::open(settings.redis.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
+    // SCAN, not KEYS: the Redis is shared, and KEYS over a large one blocks it (and times out).
     for prefix in [&names.order_key_prefix, &names.customer_key_prefix] {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
-            .query_async(&mut conn)
-            .await?;
-        for chunk in keys.chunks(500) {
-            let _: () = redis::cmd("UNLINK")
-                .arg(chunk)
+        let mut cursor = 0_u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{prefix}*"))
+                .arg("COUNT")
+                .arg(1000)
                 .query_async(&mut conn)
-                .await?;
+                .await
+                .map_err(|e| format!("redis at {}: {e} (run make up)", settings.redis))?;
+            if !keys.is_empty() {
+                let _: () = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
         }
     }
     Ok(())

@@ -103,6 +103,22 @@ fn assert_complete(report: &Value, orders: u64) {
     );
 }
 
+/// The saga view agrees with the orders: one fulfilment saga per submitted order, completed for
+/// each confirmed order, compensated for each cancelled one, none unfinished. An order the
+/// customer cancelled before it was submitted (its row's change translated before its last
+/// item's) has no fulfilment saga.
+fn assert_view_matches_orders(report: &Value) {
+    let f = &report["figures"];
+    let n = |key: &str| f[key].as_u64().unwrap_or_else(|| panic!("{key}: {report}"));
+    assert_eq!(f["sagas_confirmed"], f["confirmed"], "{report}");
+    assert_eq!(
+        n("sagas_compensated") + n("cancelled_unsubmitted"),
+        n("cancelled"),
+        "{report}"
+    );
+    assert_eq!(f["sagas_unfinished"], 0, "{report}");
+}
+
 fn assert_killed_every_role(report: &Value, kills: u64) {
     let killed = report["kills"].as_object().expect("kills");
     assert_eq!(
@@ -131,6 +147,7 @@ fn orchestrated_orders_pass_every_check() {
         &["--orders", "150", "--rate", "30"],
     );
     assert_complete(&report, 150);
+    assert_view_matches_orders(&report);
 }
 
 #[test]
@@ -149,6 +166,7 @@ fn choreographed_orders_pass_every_check() {
         &["--orders", "150", "--rate", "30"],
     );
     assert_complete(&report, 150);
+    assert_view_matches_orders(&report);
 }
 
 #[test]
@@ -156,5 +174,6 @@ fn choreographed_orders_pass_every_check_after_ten_sigkills() {
     let args = ["--orders", "200", "--rate", "15", "--kills", "10"];
     let report = demo("e2echorkill", "choreography", &args);
     assert_complete(&report, 200);
+    assert_view_matches_orders(&report);
     assert_killed_every_role(&report, 10);
 }

@@ -87,6 +87,52 @@ impl TransactionalStore for crate::store::SqliteStore {
     }
 }
 
+/// What one batch did: how many events it handled and the position it checkpointed.
+struct Handled {
+    events: usize,
+    last: Position,
+}
+
+/// One batch of a subscription after a position, handled and checkpointed: what the follow
+/// loop and the catch-up loop repeat, with or without a transaction around each batch.
+#[async_trait]
+trait Step: Send {
+    /// Handles the batch after `after`; `None` when nothing is readable.
+    async fn step(&mut self, after: Position) -> Result<Option<Handled>>;
+}
+
+/// Runs `steps` from `after` until nothing is readable; returns how many events they handled.
+async fn drain(mut after: Position, steps: &mut impl Step) -> Result<usize> {
+    let mut handled = 0;
+    while let Some(batch) = steps.step(after).await? {
+        handled += batch.events;
+        after = batch.last;
+    }
+    Ok(handled)
+}
+
+/// Batches handled by an [`EventHandler`], checkpointed after each.
+struct Plain<'a, S, H>(&'a Subscription<S>, &'a mut H);
+
+#[async_trait]
+impl<S: EventStore + CheckpointStore, H: EventHandler> Step for Plain<'_, S, H> {
+    async fn step(&mut self, after: Position) -> Result<Option<Handled>> {
+        self.0.step(self.1, after).await
+    }
+}
+
+/// Batches handled by a [`TransactionalHandler`] in one transaction with their checkpoint.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+struct InTransaction<'a, S, H>(&'a Subscription<S>, &'a mut H);
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[async_trait]
+impl<S: TransactionalStore, H: TransactionalHandler<S::Db>> Step for InTransaction<'_, S, H> {
+    async fn step(&mut self, after: Position) -> Result<Option<Handled>> {
+        self.0.step_transactional(self.1, after).await
+    }
+}
+
 /// A named subscription to a store's global order.
 ///
 /// ```
@@ -161,16 +207,11 @@ impl<S: EventStore + CheckpointStore> Subscription<S> {
     }
 
     /// Handles every event after the checkpoint that is readable now, checkpointing after each
-    /// batch; returns how many were handled.
+    /// batch; returns how many were handled. The checkpoint is read once; between batches the
+    /// position is kept in memory.
     pub async fn catch_up(&self, handler: &mut impl EventHandler) -> Result<usize> {
-        let mut handled = 0;
-        loop {
-            let n = self.step(handler).await?;
-            if n == 0 {
-                return Ok(handled);
-            }
-            handled += n;
-        }
+        let after = self.checkpoint().await?;
+        drain(after, &mut Plain(self, handler)).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes.
@@ -179,27 +220,18 @@ impl<S: EventStore + CheckpointStore> Subscription<S> {
         handler: &mut impl EventHandler,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
-        tokio::pin!(shutdown);
-        loop {
-            let handled = tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                n = self.step(handler) => n?,
-            };
-            if handled == 0 {
-                let after = self.checkpoint().await?;
-                tokio::select! {
-                    () = &mut shutdown => return Ok(()),
-                    () = self.store.wait_for_new(after, self.idle_wait) => {}
-                }
-            }
-        }
+        self.follow(shutdown, &mut Plain(self, handler)).await
     }
 
-    async fn step(&self, handler: &mut impl EventHandler) -> Result<usize> {
-        let after = self.checkpoint().await?;
+    /// Handles one batch after `after` and checkpoints it; `None` when nothing is readable.
+    async fn step(
+        &self,
+        handler: &mut impl EventHandler,
+        after: Position,
+    ) -> Result<Option<Handled>> {
         let batch = self.store.read_all(after, self.batch_size).await?;
         let Some(last) = batch.last().map(|e| e.position) else {
-            return Ok(0);
+            return Ok(None);
         };
         for event in &batch {
             let span = tracing::info_span!("keel.handle", subscription = %self.name, event_type = %event.event_type, stream_id = %event.stream_id);
@@ -211,7 +243,38 @@ impl<S: EventStore + CheckpointStore> Subscription<S> {
                 .map_err(|e| self.failed(event, e))?;
         }
         self.store.save_checkpoint(&self.name, last).await?;
-        Ok(batch.len())
+        Ok(Some(Handled {
+            events: batch.len(),
+            last,
+        }))
+    }
+
+    /// The follow loop `run` and `run_transactional` share: from the stored checkpoint, run
+    /// `step` while it finds events, and wait for new ones (notification or `idle_wait`) when it
+    /// does not, until `shutdown` completes. The position stays in memory between batches.
+    async fn follow(
+        &self,
+        shutdown: impl Future<Output = ()>,
+        steps: &mut impl Step,
+    ) -> Result<()> {
+        tokio::pin!(shutdown);
+        let mut after = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            at = self.checkpoint() => at?,
+        };
+        loop {
+            let handled = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                batch = steps.step(after) => batch?,
+            };
+            match handled {
+                Some(batch) => after = batch.last,
+                None => tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = self.store.wait_for_new(after, self.idle_wait) => {}
+                },
+            }
+        }
     }
 
     fn failed(&self, event: &RecordedEvent, error: HandlerError) -> Error {
@@ -233,24 +296,8 @@ impl<S: TransactionalStore> Subscription<S> {
         &self,
         handler: &mut impl TransactionalHandler<S::Db>,
     ) -> Result<usize> {
-        let mut handled = 0;
-        loop {
-            let after = self.checkpoint().await?;
-            let batch = self.store.read_all(after, self.batch_size).await?;
-            let Some(last) = batch.last().map(|e| e.position) else {
-                return Ok(handled);
-            };
-            let mut tx = self.store.pool().begin().await?;
-            for event in &batch {
-                handler
-                    .handle(&mut tx, event)
-                    .await
-                    .map_err(|e| self.failed(event, e))?;
-            }
-            S::save_checkpoint_in(&mut tx, &self.name, last).await?;
-            tx.commit().await?;
-            handled += batch.len();
-        }
+        let after = self.checkpoint().await?;
+        drain(after, &mut InTransaction(self, handler)).await
     }
 
     /// Catches up transactionally, then follows live appends until `shutdown` completes.
@@ -259,19 +306,33 @@ impl<S: TransactionalStore> Subscription<S> {
         handler: &mut impl TransactionalHandler<S::Db>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
-        tokio::pin!(shutdown);
-        loop {
-            let handled = tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                n = self.catch_up_transactional(handler) => n?,
-            };
-            if handled == 0 {
-                let after = self.checkpoint().await?;
-                tokio::select! {
-                    () = &mut shutdown => return Ok(()),
-                    () = self.store.wait_for_new(after, self.idle_wait) => {}
-                }
-            }
+        self.follow(shutdown, &mut InTransaction(self, handler))
+            .await
+    }
+
+    /// Handles one batch after `after` in one transaction with its checkpoint; `None` when
+    /// nothing is readable.
+    async fn step_transactional(
+        &self,
+        handler: &mut impl TransactionalHandler<S::Db>,
+        after: Position,
+    ) -> Result<Option<Handled>> {
+        let batch = self.store.read_all(after, self.batch_size).await?;
+        let Some(last) = batch.last().map(|e| e.position) else {
+            return Ok(None);
+        };
+        let mut tx = self.store.pool().begin().await?;
+        for event in &batch {
+            handler
+                .handle(&mut tx, event)
+                .await
+                .map_err(|e| self.failed(event, e))?;
         }
+        S::save_checkpoint_in(&mut tx, &self.name, last).await?;
+        tx.commit().await?;
+        Ok(Some(Handled {
+            events: batch.len(),
+            last,
+        }))
     }
 }

@@ -26,18 +26,22 @@ async fn closed_database_is_a_retryable_error() {
     assert!(err.is_retryable(), "{err}");
 }
 
-/// The gap problem: a transaction that took its sequence number first but commits last is not
-/// skipped. A reader ordering by sequence alone would return the later event, move its
-/// checkpoint past the earlier one, and never see it.
-#[tokio::test]
-async fn late_commit_is_not_skipped() {
-    use keel_core::store::{EventStore, ExpectedVersion};
-    let store = store().await;
-    let start = store.head().await.expect("head");
-    let early = keel_core::testing::conformance::unique_stream("gap-early");
-    let late = keel_core::testing::conformance::unique_stream("gap-late");
+/// A transaction held open after taking its sequence number, and an append committed after it.
+struct HeldBack {
+    /// The slow writer's open transaction.
+    slow: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// The event it inserted (on the early stream).
+    slow_id: uuid::Uuid,
+    /// Its sequence number.
+    slow_seq: i64,
+    /// The fast writer's append (on the late stream), committed.
+    fast: keel_core::store::AppendOutcome,
+}
 
-    // A slow writer: takes its sequence number, then stalls before committing.
+/// A slow writer inserts an event on `early` and stalls before committing; a fast writer then
+/// commits one on `late`, with a higher sequence number.
+async fn held_back(store: &PostgresStore, early: &str, late: &str) -> HeldBack {
+    use keel_core::store::{EventStore, ExpectedVersion};
     let mut slow = store.pool().begin().await.expect("begin");
     let slow_id = uuid::Uuid::new_v4();
     let slow_seq: i64 = sqlx::query_scalar(
@@ -45,20 +49,43 @@ async fn late_commit_is_not_skipped() {
          payload, metadata, occurred_at) VALUES ($1, $2, 1, 'Noted', 1, '{}', '{}', now()) RETURNING seq",
     )
     .bind(slow_id)
-    .bind(&early)
+    .bind(early)
     .fetch_one(&mut *slow)
     .await
     .expect("slow insert");
-
-    // A fast writer commits after it, with a higher sequence number.
     let fast = store
         .append(
-            &late,
+            late,
             ExpectedVersion::NoStream,
             vec![keel_core::doc::new_event()],
         )
         .await
         .expect("fast append");
+    HeldBack {
+        slow,
+        slow_id,
+        slow_seq,
+        fast,
+    }
+}
+
+/// The gap problem: a transaction that took its sequence number first but commits last is not
+/// skipped. A reader ordering by sequence alone would return the later event, move its
+/// checkpoint past the earlier one, and never see it.
+#[tokio::test]
+async fn late_commit_is_not_skipped() {
+    use keel_core::store::EventStore;
+    let store = store().await;
+    let start = store.head().await.expect("head");
+    let early = keel_core::testing::conformance::unique_stream("gap-early");
+    let late = keel_core::testing::conformance::unique_stream("gap-late");
+
+    let HeldBack {
+        slow,
+        slow_id,
+        slow_seq,
+        fast,
+    } = held_back(&store, &early, &late).await;
     assert!(fast.appended[0].position.seq > slow_seq as u64);
 
     let ours = |events: Vec<keel_core::RecordedEvent>| -> Vec<uuid::Uuid> {
@@ -80,6 +107,69 @@ async fn late_commit_is_not_skipped() {
         all,
         [slow_id, fast.appended[0].event_id],
         "the late commit comes first, nothing skipped"
+    );
+}
+
+/// Page ends and ranges keep to the horizon like `read_all`: while a transaction that took its
+/// sequence number first is still open, no page ends at or past the events committed after it
+/// and no range returns them; once it commits, the pages hold both, the late commit first.
+#[tokio::test]
+async fn page_ends_stop_before_a_held_back_transaction() {
+    use keel_core::store::EventStore;
+    let store = store().await;
+    let start = store.head().await.expect("head");
+    let early = keel_core::testing::conformance::unique_stream("pages-early");
+    let late = keel_core::testing::conformance::unique_stream("pages-late");
+
+    let HeldBack {
+        slow,
+        slow_id,
+        fast,
+        ..
+    } = held_back(&store, &early, &late).await;
+    let fast_at = fast.appended[0].position;
+
+    let ends = store
+        .page_ends(start, 1_000, 4)
+        .await
+        .expect("page_ends")
+        .expect("PostgreSQL tells page ends");
+    assert!(
+        ends.iter().all(|end| *end < fast_at),
+        "a page ends past a held-back transaction: {ends:?} vs {fast_at}"
+    );
+    let held = store.read_range(start, fast_at).await.expect("read_range");
+    assert!(
+        held.iter()
+            .all(|e| e.stream_id != early && e.stream_id != late),
+        "a range returned an event read_all holds back"
+    );
+
+    slow.commit().await.expect("commit");
+    let mut ours = Vec::new();
+    let mut from = start;
+    while ours.len() < 2 {
+        let ends = store
+            .page_ends(from, 1_000, 4)
+            .await
+            .expect("page_ends")
+            .expect("PostgreSQL tells page ends");
+        assert!(!ends.is_empty(), "both events are readable now");
+        for end in ends {
+            let range = store.read_range(from, end).await.expect("read_range");
+            ours.extend(
+                range
+                    .into_iter()
+                    .filter(|e| e.stream_id == early || e.stream_id == late)
+                    .map(|e| e.event_id),
+            );
+            from = end;
+        }
+    }
+    assert_eq!(
+        ours,
+        [slow_id, fast.appended[0].event_id],
+        "the late commit first, nothing skipped"
     );
 }
 
@@ -156,4 +246,82 @@ impl StartAtHead for PostgresStore {
         let head = self.head().await.expect("head");
         self.save_checkpoint(name, head).await.expect("checkpoint");
     }
+}
+
+/// An event held back by the global order's horizon (an older transaction still runs) wakes a
+/// waiter once that transaction ends, even though it ends without appending and so sends no
+/// `NOTIFY`: within seconds, not at the 60 s timeout. In a database of its own, so that no
+/// other test's events can wake the waiter first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_back_event_wakes_the_waiter_when_the_older_transaction_ends() {
+    use std::time::{Duration, Instant};
+
+    use keel_core::store::{EventStore, ExpectedVersion};
+    use sqlx::{Connection, PgConnection};
+
+    let url = stack::postgres().require().url;
+    let db = keel_core::testing::unique("keel_test_held_back", '_');
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let db_url = format!(
+        "{}/{db}",
+        url.rsplit_once('/').expect("a database in the URL").0
+    );
+    let store = PostgresStore::connect(&db_url).await.expect("connect");
+    let after = store.head().await.expect("head");
+
+    // An older transaction with an id of its own, open while the event is appended.
+    let mut older = PgConnection::connect(&url).await.expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut older)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut older)
+        .await
+        .expect("xid");
+    store
+        .append(
+            "held-back",
+            ExpectedVersion::NoStream,
+            vec![keel_core::doc::new_event()],
+        )
+        .await
+        .expect("append");
+    assert!(
+        store.read_all(after, 10).await.expect("read").is_empty(),
+        "the event is held back while the older transaction runs"
+    );
+
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.wait_for_new(after, Duration::from_secs(60)).await;
+            Instant::now()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "woke while the event was held back");
+    sqlx::query("COMMIT")
+        .execute(&mut older)
+        .await
+        .expect("commit");
+    let ended = Instant::now();
+    let woke = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the waiter woke within 5 s of the older transaction's end (timeout 60 s)")
+        .expect("join");
+    assert!(woke >= ended, "woke before the older transaction ended");
+    assert_eq!(store.read_all(after, 10).await.expect("read").len(), 1);
+
+    store.pool().close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop database");
 }

@@ -187,3 +187,69 @@ async fn transactional_checkpoint_commits_with_the_handlers_writes_or_not_at_all
         .expect("count");
     assert_eq!(rows, 4);
 }
+
+/// The checkpoint is read from the store once per `catch_up` or `run`; between batches and
+/// while waiting for new events the subscription keeps its position in memory.
+#[tokio::test]
+async fn the_checkpoint_is_read_once_then_kept_in_memory() {
+    use keel_core::testing::CountingStore;
+
+    let store = CountingStore::new(MemoryStore::new());
+    store
+        .append("a", ExpectedVersion::Any, events(10))
+        .await
+        .expect("append");
+    let subscription = Subscription::new(store.clone(), "counted")
+        .batch_size(2)
+        .idle_wait(Duration::from_millis(10));
+    let seen = Collect::default();
+    assert_eq!(
+        subscription
+            .catch_up(&mut seen.clone())
+            .await
+            .expect("catch up"),
+        10
+    );
+    assert_eq!(store.checkpoints_loaded(), 1, "five batches, one read");
+
+    store.reset();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = {
+        let (subscription, mut handler) = (subscription.clone(), seen.clone());
+        tokio::spawn(async move {
+            subscription
+                .run(&mut handler, async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+    for _ in 0..3 {
+        // Long enough for the runner to find nothing and wait a few times.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store
+            .append("b", ExpectedVersion::Any, events(3))
+            .await
+            .expect("append");
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while seen.0.lock().expect("lock").len() < 19 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("nine live events within 10 s");
+    let _ = stop.send(());
+    runner.await.expect("join").expect("run");
+    assert_eq!(
+        store.checkpoints_loaded(),
+        1,
+        "run read the checkpoint once, then followed from memory"
+    );
+    let last = seen.0.lock().expect("lock").last().map(|e| e.position);
+    assert_eq!(
+        Some(subscription.checkpoint().await.expect("checkpoint")),
+        last,
+        "every batch was checkpointed"
+    );
+}

@@ -4,10 +4,14 @@
 //! |---|---|
 //! | [`Event`](derive@Event) | `keel::DomainEvent` for an enum of past-tense variants |
 //! | [`Projection`](derive@Projection) | `keel::projections::ReadModel` for a read-model struct |
+//! | [`Saga`](derive@Saga) | `keel::sagas::Saga` for a struct of saga data |
+//! | [`Choreography`](derive@Choreography) | `keel::sagas::choreography::Choreographed` for a participant |
 //!
 //! The code they generate names Keel only through absolute paths under one root (`::keel` by
 //! default, `#[event(crate = "...")]` to change it) and its hidden `__private` module.
 
+mod attr;
+mod choreography;
 mod event;
 mod projection;
 mod saga;
@@ -85,7 +89,9 @@ pub fn derive_event(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 /// - Each `step(...)` needs `name` (unique), `participant` and `action` (the command type);
 ///   `compensation` (a command type sent to the same participant), `timeout_ms`, `attempts`
 ///   (from 1) and `backoff_ms` (fixed delay between tries) are optional, with the defaults of
-///   `Step::new` and `RetryPolicy::default()`.
+///   `Step::new` and `RetryPolicy::default()`. A compensation also runs for a step that
+///   timed out after its attempts (it may have taken effect), so it must succeed when there is
+///   nothing to undo.
 /// - Every command's payload is the saga's data as JSON.
 ///
 /// Mistakes are compile errors pointing at the attribute or token at fault.
@@ -93,6 +99,48 @@ pub fn derive_event(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 pub fn derive_saga(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     saga::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `keel::sagas::choreography::Choreographed` for a participant of a choreography:
+/// its steps, each reacting to events and emitting one on success (and one on failure), with its
+/// compensation, and the handler of each.
+///
+/// ```text
+/// #[derive(keel::Choreography)]
+/// #[choreography(name = "order-fulfilment", participant = "inventory")]
+/// #[choreography(step(name = "reserve", on = "OrderSubmitted", handler = Self::reserve,
+///                     emits = "InventoryReserved", fails = "InventoryRejected",
+///                     compensation(on = ["PaymentDeclined", "OrderCancelled"],
+///                                  handler = Self::release, emits = "InventoryReleased")))]
+/// struct Inventory { /* repositories, clients... */ }
+///
+/// impl Inventory {
+///     async fn reserve(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> { ... }
+///     async fn release(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> { ... }
+/// }
+/// ```
+///
+/// - `name` is the choreography and `participant` this participant's name (both required);
+///   `crate = "path"` the path of the sagas crate (default `::keel::sagas`; `keel_sagas` when
+///   depending on it directly).
+/// - Each `step(...)` needs `name` (unique) and `emits` (the event type that says it
+///   succeeded); `fails` is the event type that says it failed. A step with `on` (an event type
+///   or a list of them) needs a `handler`; a step without `on` is a start, whose event comes from
+///   outside the choreography (a translator, a command), and has no handler.
+/// - `compensation(on = ..., handler = ..., emits = "...")` undoes the step once the instance
+///   failed; `on` names failures or other compensations.
+/// - A handler is any path callable as `handler(&self, &Trigger<'_>)` returning a `Send`
+///   future of `Result<Outcome, HandlerError>`, usually an `async fn` method.
+/// - Generic types are supported; the impl requires `Self: Send + Sync + 'static`.
+///
+/// Mistakes are compile errors pointing at the attribute or token at fault; how the steps of all
+/// participants fit together is checked by `Choreography::validate` when they are assembled.
+#[proc_macro_derive(Choreography, attributes(choreography))]
+pub fn derive_choreography(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    choreography::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -1,5 +1,6 @@
-//! Compile errors of `#[derive(Event)]`: one mistake per file in `tests/ui`, with the expected
-//! output beside it (regenerate with `TRYBUILD=overwrite cargo test -p keel-macros`).
+//! Compile errors of the derives (`Event`, `Saga`, `Choreography`): one mistake per file in
+//! `tests/ui`, with the expected output beside it (regenerate with
+//! `TRYBUILD=overwrite cargo test -p keel-macros`).
 
 #[test]
 fn ui() {

@@ -8,7 +8,10 @@
 //! | `row.rs` | what the SQL backends store per column |
 //! | `sqlite.rs` | [`SqliteDeadLetters`]: the table `keel_projection_dead_letters` in SQLite |
 //! | `postgres.rs` | [`PostgresDeadLetters`]: the same table in PostgreSQL |
+//! | `kafka/` | [`KafkaDeadLetters`]: a dead-letter topic, the letter in headers (feature `kafka`) |
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -23,6 +26,8 @@ use keel_core::{Position, RecordedEvent};
 use serde_json::Value;
 use uuid::Uuid;
 
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaDeadLetterConfig, KafkaDeadLetters};
 pub use memory::MemoryDeadLetters;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresDeadLetters;
@@ -143,12 +148,14 @@ impl DeadLetter {
 /// Where dead letters go.
 ///
 /// Contract: [`put`](DeadLetterStore::put) returns `Ok` only once the letters are durable, and
-/// keeps a record once however often it is put (a batch can be handled again after a crash).
+/// keeps a record once however often it is put (a batch can be handled again after a crash):
+/// a table by its unique key; a topic, which is at least once, by an id on each record that
+/// [`list`](DeadLetterStore::list) and the topic's consumers deduplicate by.
 /// A failure that may pass is retryable ([`Error::is_retryable`](crate::Error::is_retryable)):
 /// the runner waits and puts again, its checkpoint staying where it is.
 #[async_trait]
 pub trait DeadLetterStore: Send + Sync + 'static {
-    /// A short name for logs and errors (`sqlite`, `postgres`, `memory`).
+    /// A short name for logs and errors (`sqlite`, `postgres`, `kafka`, `memory`).
     fn name(&self) -> &'static str;
 
     /// Stores the letters, each once.

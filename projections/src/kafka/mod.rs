@@ -6,7 +6,9 @@
 //! |---|---|
 //! | `mod.rs` | [`KafkaProjectionRunner`]: poll, batch by size and time, apply, commit |
 //! | `records.rs` | records to events and dead letters, offsets to commit, the client configuration |
+//! | `lag.rs` | the group's lag: committed offsets against high watermarks, record timestamps |
 
+mod lag;
 mod records;
 
 use std::future::Future;
@@ -16,13 +18,14 @@ use keel_core::RecordedEvent;
 use keel_core::event::Upcasters;
 use keel_core::kafka::ConsumerConfig;
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use tokio::time::Instant;
 
 use crate::config::{ErrorTolerance, RunnerConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterStore};
 use crate::projection::Projection;
+use crate::runner::Lag;
 use crate::runner::pipeline::Pipeline;
 use crate::sink::Sink;
 use crate::{Error, Result};
@@ -115,6 +118,29 @@ impl<P: Projection> KafkaProjectionRunner<P> {
         self.pipeline.name()
     }
 
+    /// How far the consumer group is behind, over every partition of its topics (whichever
+    /// member reads it): `events_behind` is the sum of each partition's high watermark minus the
+    /// group's committed offset (without a commit: where `auto.offset.reset` starts a new
+    /// member), `ms_behind` the age of the oldest first uncommitted record, from its timestamp
+    /// (0 when caught up). Reads offsets and at most one record per partition with a probe
+    /// consumer of its own that never joins the group nor commits.
+    pub async fn lag(&self) -> Result<Lag> {
+        let client = self.client.clone();
+        let topics = self.source.topics.clone();
+        let reset_latest = client
+            .get("auto.offset.reset")
+            .is_some_and(|v| matches!(v, "latest" | "largest" | "end"));
+        let timeout = std::time::Duration::from_secs(10);
+        tokio::task::spawn_blocking(move || {
+            let probe: BaseConsumer = client.create().map_err(kafka_error)?;
+            lag::measure(&probe, &topics, reset_latest, timeout)
+        })
+        .await
+        .map_err(|e| Error::Kafka {
+            reason: format!("the lag task failed: {e}"),
+        })?
+    }
+
     /// Joins the group, consumes, projects and commits until `shutdown` completes or a batch
     /// fails for good, then closes its consumer, leaving the group (its partitions go to the
     /// other members at once). Records read but not yet acknowledged then are read again next
@@ -179,7 +205,7 @@ impl<P: Projection> KafkaProjectionRunner<P> {
                 }
             }
         }
-        let applied = self.pipeline.apply(&events, letters).await?;
+        let applied = self.pipeline.apply(events, letters).await?;
         self.commit(consumer, batch).await?;
         tracing::debug!(
             projection = self.name(),

@@ -1,19 +1,32 @@
 //! The [`ProjectionRunner`]: reads the store's global order from the projection's checkpoint,
 //! batches by size and time, writes to the sinks, and commits the checkpoint only after every
 //! sink acknowledged.
+//!
+//! | file | role |
+//! |---|---|
+//! | `mod.rs` | [`ProjectionRunner`]: catch-up, follow, the hold |
+//! | `source.rs` | the batches, read ahead by a task of their own (bounded) |
+//! | `flow.rs` | the batch loop: planner, writer (batches in flight), checkpointer |
+//! | `pipeline.rs` | a batch decoded, its documents loaded (or known), each sink's changes planned |
+//! | `plan.rs` | events folded into one change per document; which documents need loading |
+//! | `write.rs` | the changes written to every sink, refusals and dead letters put |
+//! | `retry.rs` | retries with backoff while a sink is down |
+//! | `lag.rs` | [`Lag`]: events and milliseconds behind the store |
 
+mod flow;
 mod lag;
 pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod retry;
+mod source;
+mod write;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use keel_core::event::Upcasters;
 use keel_core::store::CheckpointStore;
-use keel_core::{EventStore, Position, RecordedEvent};
-use tokio::time::Instant;
+use keel_core::{EventStore, Position};
 
 pub use lag::Lag;
 
@@ -23,6 +36,7 @@ use crate::dead_letter::DeadLetterStore;
 use crate::projection::Projection;
 use crate::sink::Sink;
 use pipeline::Pipeline;
+use source::{Batches, Reads};
 
 /// Runs one projection: events in, versioned documents out, checkpoint after acknowledgement.
 ///
@@ -59,7 +73,7 @@ use pipeline::Pipeline;
 /// # });
 /// ```
 pub struct ProjectionRunner<S, P> {
-    store: S,
+    store: Arc<S>,
     pipeline: Pipeline<P>,
     checkpoint: String,
     /// Held (shared) while a batch is written and checkpointed; a rebuild takes it exclusively
@@ -82,7 +96,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     pub fn new(store: S, projection: P) -> Self {
         let checkpoint = format!("projection:{}", projection.name());
         Self {
-            store,
+            store: Arc::new(store),
             pipeline: Pipeline::new(projection),
             checkpoint,
             gate: Arc::default(),
@@ -147,7 +161,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
 
     /// How far the committed checkpoint is behind the store.
     pub async fn lag(&self) -> Result<Lag> {
-        lag::measure(&self.store, self.checkpoint().await?).await
+        lag::measure(&*self.store, self.checkpoint().await?).await
     }
 
     /// Projects every event readable now, in batches of `batch.size`, and returns how many
@@ -168,43 +182,9 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     }
 
     async fn follow(&self) -> Result<()> {
-        let mut cursor = self.checkpoint().await?;
-        let mut buffer: Vec<RecordedEvent> = Vec::new();
-        let mut deadline: Option<Instant> = None;
-        loop {
-            let due = deadline.is_some_and(|d| Instant::now() >= d);
-            if buffer.len() >= self.pipeline.config.batch_size || (due && !buffer.is_empty()) {
-                self.flush(&buffer).await?;
-                buffer.clear();
-                deadline = None;
-                continue;
-            }
-            let room = self.pipeline.config.batch_size - buffer.len();
-            let events = self.store.read_all(cursor, room).await?;
-            if let Some(last) = events.last().map(|e| e.position) {
-                cursor = last;
-                deadline
-                    .get_or_insert_with(|| Instant::now() + self.pipeline.config.flush_timeout());
-                buffer.extend(events);
-                continue;
-            }
-            let wait = deadline.map_or(self.pipeline.config.poll_interval(), |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            self.store.wait_for_new(cursor, wait).await;
-        }
-    }
-
-    /// Writes one batch, puts its dead letters, and commits the checkpoint after its last event.
-    async fn flush(&self, batch: &[RecordedEvent]) -> Result<()> {
-        let Some(last) = batch.last().map(|e| e.position) else {
-            return Ok(());
-        };
-        let _gate = self.gate.read().await;
-        let applied = self.pipeline.apply(batch, Vec::new()).await?;
-        self.store.save_checkpoint(&self.checkpoint, last).await?;
-        tracing::debug!(projection = self.name(), events = batch.len(), changes = applied.changes, dead_letters = applied.dead_letters, checkpoint = %last, "Batch committed.");
-        Ok(())
+        let after = self.checkpoint().await?;
+        let batches = Batches::follow(Arc::clone(&self.store), after, self.pipeline.config.clone());
+        self.project(batches, |_| {}).await.map(|_| ())
     }
 
     /// A runner of the same projection, store and configuration, with its own checkpoint
@@ -214,7 +194,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         S: Clone,
     {
         Self {
-            store: self.store.clone(),
+            store: Arc::clone(&self.store),
             pipeline: self.pipeline.with_sinks(sinks),
             checkpoint: format!("{}:{suffix}", self.checkpoint),
             gate: Arc::default(),
@@ -232,22 +212,15 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     }
 
     /// Like [`catch_up`](Self::catch_up), calling `progress` with the last position after each batch.
-    pub(crate) async fn catch_up_with(&self, mut progress: impl FnMut(Position)) -> Result<usize> {
+    pub(crate) async fn catch_up_with(&self, progress: impl FnMut(Position)) -> Result<usize> {
         self.pipeline.check()?;
-        let mut cursor = self.checkpoint().await?;
-        let mut total = 0;
-        loop {
-            let batch = self
-                .store
-                .read_all(cursor, self.pipeline.config.batch_size)
-                .await?;
-            let Some(last) = batch.last().map(|e| e.position) else {
-                return Ok(total);
-            };
-            self.flush(&batch).await?;
-            total += batch.len();
-            cursor = last;
-            progress(last);
-        }
+        let after = self.checkpoint().await?;
+        let config = &self.pipeline.config;
+        let reads = Reads {
+            size: config.read_size,
+            concurrency: config.read_concurrency,
+        };
+        let batches = Batches::catch_up(Arc::clone(&self.store), after, reads, config.batch_size);
+        self.project(batches, progress).await
     }
 }

@@ -1,17 +1,19 @@
-//! What a batch goes through, whatever its source: decode, load, plan, write to every sink,
-//! dead-letter what was skipped.
+//! What a batch goes through, whatever its source: decode, load what the plan needs, plan one
+//! change per document and sink (this file); write to every sink and dead-letter what was
+//! skipped (`write.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use keel_core::RecordedEvent;
 use keel_core::event::Upcasters;
+use keel_core::{Position, RecordedEvent};
+use tokio::sync::watch;
 
 use super::{plan, retry};
 use crate::config::{ErrorTolerance, RunnerConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterStage, DeadLetterStore};
 use crate::projection::Projection;
-use crate::sink::{Change, Sink, WriteReport};
+use crate::sink::{Change, Op, Sink, Stored};
 use crate::{Error, Result};
 
 /// A projection with its sinks, configuration, upcasters and dead-letter destination.
@@ -31,6 +33,42 @@ pub(crate) struct Applied {
     pub(crate) changes: usize,
     /// Dead letters put.
     pub(crate) dead_letters: usize,
+}
+
+/// A batch decoded and planned: what each sink gets, and the dead letters found so far.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The events, as read.
+    pub(crate) batch: Vec<RecordedEvent>,
+    /// Each sink's changes, in the order of the pipeline's sinks.
+    pub(crate) per_sink: Vec<Vec<Change>>,
+    /// Undecodable events (and records of the source that are not events).
+    pub(crate) letters: Vec<DeadLetter>,
+}
+
+impl Prepared {
+    /// The position of the batch's last event.
+    pub(crate) fn last(&self) -> Option<Position> {
+        self.batch.last().map(|e| e.position)
+    }
+}
+
+/// A batch handed to the writer shortly before: while it may still be written, documents it
+/// changes are not loaded by the batches after it.
+#[derive(Debug, Clone)]
+pub(crate) struct Recent {
+    /// The batch and its changes per sink.
+    pub(crate) prepared: Arc<Prepared>,
+    /// Set once its write was acknowledged: per sink, whether the sink wrote every change as
+    /// planned (nothing stale, nothing refused). The sender is dropped when the write failed.
+    pub(crate) written: watch::Receiver<Option<Vec<bool>>>,
+}
+
+impl Recent {
+    /// Whether its write was acknowledged (or failed) already.
+    pub(crate) fn settled(&self) -> bool {
+        self.written.borrow().is_some() || self.written.has_changed().is_err()
+    }
 }
 
 impl<P> std::fmt::Debug for Pipeline<P> {
@@ -77,37 +115,49 @@ impl<P: Projection> Pipeline<P> {
         self.projection.name()
     }
 
-    /// Applies a batch: decodes it, loads the documents it touches from every sink, writes at
-    /// most one change per key to every sink (retrying while one is down), then puts `letters`
-    /// and the batch's own dead letters. Returns once all of it is durable; the caller then
-    /// commits its position.
-    ///
-    /// Each sink gets the changes planned from its own stored versions: after a crash between
-    /// two sinks' writes, the batch comes again, the sink that had it skips it by version, and
-    /// the one that missed it catches up (planning from the first sink alone would skip it for
-    /// both). When the sinks agree, which is the usual case, the plan is made once.
+    /// Applies a batch in one go: prepares it, writes it to every sink (retrying while one is
+    /// down), then puts `letters` and the batch's own dead letters. Returns once all of it is
+    /// durable; the caller then commits its position.
+    #[cfg(feature = "kafka")]
     pub(crate) async fn apply(
         &self,
-        batch: &[RecordedEvent],
-        mut letters: Vec<DeadLetter>,
+        batch: Vec<RecordedEvent>,
+        letters: Vec<DeadLetter>,
     ) -> Result<Applied> {
+        let prepared = self.prepare(batch, letters, &[]).await?;
+        let reports = self.write(&prepared).await?;
+        self.put_letters(&prepared, &reports).await
+    }
+
+    /// Decodes a batch, loads the documents its plan needs from every sink and plans each
+    /// sink's changes. `recent` are the batches handed to the writer before this one, oldest
+    /// first, among them every one not yet acknowledged: a document one of them changes is
+    /// planned from the last of them that changes it, once that one is acknowledged (from its
+    /// change when the sink wrote it as planned, loaded otherwise); the rest are loaded at once.
+    pub(crate) async fn prepare(
+        &self,
+        batch: Vec<RecordedEvent>,
+        mut letters: Vec<DeadLetter>,
+        recent: &[Recent],
+    ) -> Result<Prepared> {
         let handled = self.projection.event_types();
-        let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, batch);
-        letters.extend(self.undecodable(&decoded)?);
-        let per_sink = if decoded.events.is_empty() {
-            Vec::new()
-        } else {
-            self.plan_per_sink(&decoded).await?
+        let per_sink = {
+            let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, &batch);
+            letters.extend(self.undecodable(&decoded)?);
+            if decoded.events.is_empty() {
+                Vec::new()
+            } else {
+                let fresh = plan::fresh_streams(&batch);
+                let touched = decoded.keys();
+                let to_load = decoded.keys_to_load(&fresh);
+                let stored = self.stored(&touched, to_load, recent).await?;
+                self.plan_per_sink(&decoded, stored)?
+            }
         };
-        let changes = per_sink.iter().map(Vec::len).max().unwrap_or(0);
-        if changes > 0 {
-            let reports = self.write(&per_sink).await?;
-            letters.extend(self.report(&reports, &per_sink, &decoded));
-        }
-        self.dead_letter(&letters).await?;
-        Ok(Applied {
-            changes,
-            dead_letters: letters.len(),
+        Ok(Prepared {
+            batch,
+            per_sink,
+            letters,
         })
     }
 
@@ -142,104 +192,143 @@ impl<P: Projection> Pipeline<P> {
             .collect())
     }
 
-    /// Puts the letters in the dead-letter destination, retrying while it is down.
-    async fn dead_letter(&self, letters: &[DeadLetter]) -> Result<()> {
-        let Some(destination) = self.dead_letters.as_ref().filter(|_| !letters.is_empty()) else {
-            return Ok(());
-        };
-        retry::with_retries(self.name(), "dead-letter", &self.config, || {
-            destination.put(letters)
-        })
-        .await
-    }
-
-    /// The changes of each sink, planned from the documents it holds (loaded with retries
-    /// while it is down).
-    async fn plan_per_sink(
+    /// Each sink's stored documents of `keys` (among `touched`, every key the batch changes):
+    /// loaded (with retries while the sink is down), or taken from the last recent batch that
+    /// changes them.
+    ///
+    /// Returns only once every recent batch that changes one of `touched` is acknowledged, so
+    /// that two batches being written never change the same document, even one planned from
+    /// nothing (a fresh stream's); keys no recent batch changes are loaded meanwhile.
+    async fn stored(
         &self,
-        decoded: &plan::Decoded<'_, P::Event>,
-    ) -> Result<Vec<Vec<Change>>> {
+        touched: &[String],
+        keys: Vec<String>,
+        recent: &[Recent],
+    ) -> Result<Vec<HashMap<String, Stored>>> {
         if self.sinks.is_empty() {
             return Err(no_sink());
         }
-        let keys = decoded.keys();
-        let mut planned: Vec<(HashMap<String, u64>, Vec<Change>)> = Vec::new();
-        let mut per_sink = Vec::with_capacity(self.sinks.len());
-        for sink in &self.sinks {
-            let stored =
-                retry::with_retries(self.name(), "load", &self.config, || sink.load(&keys)).await?;
+        let touched: HashSet<&str> = touched.iter().map(String::as_str).collect();
+        // The recent batches that change a document of this batch: this one waits for them.
+        let overlapping: Vec<bool> = recent
+            .iter()
+            .map(|r| {
+                r.prepared
+                    .per_sink
+                    .iter()
+                    .flatten()
+                    .any(|c| touched.contains(c.key.as_str()))
+            })
+            .collect();
+        let changed: HashSet<&str> = recent
+            .iter()
+            .zip(&overlapping)
+            .filter(|(_, overlaps)| **overlaps)
+            .flat_map(|(r, _)| r.prepared.per_sink.iter().flatten())
+            .map(|c| c.key.as_str())
+            .collect();
+        let (deferred, now): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|k| changed.contains(k.as_str()));
+        // No recent batch writes these: load them while those are written.
+        let mut stored = self.load_all(&now).await?;
+        let mut outcomes: Vec<Option<Vec<bool>>> = Vec::with_capacity(recent.len());
+        for (batch, overlaps) in recent.iter().zip(&overlapping) {
+            if !*overlaps {
+                outcomes.push(None);
+                continue;
+            }
+            let mut written = batch.written.clone();
+            outcomes.push(
+                written
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|w| w.clone()),
+            );
+        }
+        if deferred.is_empty() {
+            return Ok(stored);
+        }
+        for (index, (sink, stored)) in self.sinks.iter().zip(&mut stored).enumerate() {
+            // The sink's last change of each key among the recent batches, and whether the
+            // batch that made it was written as planned: then it is what the sink holds now.
+            let mut last: HashMap<&str, (&Change, bool)> = HashMap::new();
+            let overlapping = recent.iter().zip(&outcomes).zip(&overlapping);
+            for ((batch, outcome), _) in overlapping.filter(|(_, overlaps)| **overlaps) {
+                let as_planned = outcome
+                    .as_ref()
+                    .is_some_and(|o| o.get(index) == Some(&true));
+                for change in batch.prepared.per_sink.get(index).into_iter().flatten() {
+                    last.insert(change.key.as_str(), (change, as_planned));
+                }
+            }
+            let mut load = Vec::new();
+            for key in &deferred {
+                match last.get(key.as_str()) {
+                    Some((change, true)) => {
+                        let doc = match &change.op {
+                            Op::Upsert(doc) => Some(doc.clone()),
+                            Op::Delete => None,
+                        };
+                        stored.insert(
+                            key.clone(),
+                            Stored {
+                                version: change.version,
+                                doc,
+                            },
+                        );
+                    }
+                    _ => load.push(key.clone()),
+                }
+            }
+            if !load.is_empty() {
+                stored.extend(self.load(sink, &load).await?);
+            }
+        }
+        Ok(stored)
+    }
+
+    /// `keys` loaded from every sink, the sinks at the same time.
+    async fn load_all(&self, keys: &[String]) -> Result<Vec<HashMap<String, Stored>>> {
+        futures::future::try_join_all(self.sinks.iter().map(|sink| self.load(sink, keys))).await
+    }
+
+    /// `keys` loaded from `sink`, with retries while it is down.
+    async fn load(&self, sink: &Arc<dyn Sink>, keys: &[String]) -> Result<HashMap<String, Stored>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        retry::with_retries(self.name(), "load", &self.config, || sink.load(keys)).await
+    }
+
+    /// The changes of each sink, planned from the documents it holds.
+    ///
+    /// Each sink gets the changes planned from its own stored versions: after a crash between
+    /// two sinks' writes, the batch comes again, the sink that had it skips it by version, and
+    /// the one that missed it catches up (planning from the first sink alone would skip it for
+    /// both). When the sinks agree, which is the usual case, the plan is made once.
+    fn plan_per_sink(
+        &self,
+        decoded: &plan::Decoded<'_, P::Event>,
+        stored: Vec<HashMap<String, Stored>>,
+    ) -> Result<Vec<Vec<Change>>> {
+        // The stored versions each plan was made from, and the sink that has it: a sink that
+        // holds the same versions gets a copy (a lone sink's plan is never copied).
+        let mut planned: Vec<(HashMap<String, u64>, usize)> = Vec::new();
+        let mut per_sink: Vec<Vec<Change>> = Vec::with_capacity(stored.len());
+        for stored in stored {
             let versions: HashMap<String, u64> =
                 stored.iter().map(|(k, s)| (k.clone(), s.version)).collect();
             let changes = match planned.iter().find(|(v, _)| *v == versions) {
-                Some((_, changes)) => changes.clone(),
+                Some((_, sink)) => per_sink[*sink].clone(),
                 None => {
-                    let changes = plan::plan(&*self.projection, decoded, stored)?;
-                    planned.push((versions, changes.clone()));
-                    changes
+                    planned.push((versions, per_sink.len()));
+                    plan::plan(&*self.projection, decoded, stored)?
                 }
             };
             per_sink.push(changes);
         }
         Ok(per_sink)
-    }
-
-    /// Writes each sink's changes until all acknowledged. Sinks that already acknowledged get
-    /// theirs again after another one failed, which their version guard makes harmless.
-    async fn write(&self, per_sink: &[Vec<Change>]) -> Result<Vec<WriteReport>> {
-        retry::with_retries(self.name(), "write", &self.config, || async {
-            let mut reports = Vec::with_capacity(self.sinks.len());
-            for (sink, changes) in self.sinks.iter().zip(per_sink) {
-                reports.push(if changes.is_empty() {
-                    WriteReport::default()
-                } else {
-                    sink.write(changes).await?
-                });
-            }
-            Ok(reports)
-        })
-        .await
-    }
-
-    /// Logs the documents the sinks refused and, with a dead-letter destination, returns them
-    /// as dead letters of the events that produced them.
-    fn report<E>(
-        &self,
-        reports: &[WriteReport],
-        per_sink: &[Vec<Change>],
-        decoded: &plan::Decoded<'_, E>,
-    ) -> Vec<DeadLetter> {
-        let mut letters = Vec::new();
-        for ((sink, report), changes) in self.sinks.iter().zip(reports).zip(per_sink) {
-            for rejected in &report.rejected {
-                tracing::error!(
-                    projection = self.name(),
-                    sink = sink.name(),
-                    key = %rejected.key,
-                    reason = %rejected.reason,
-                    "Document rejected."
-                );
-                if self.dead_letters.is_none() {
-                    continue;
-                }
-                let source = changes
-                    .iter()
-                    .find(|c| c.key == rejected.key)
-                    .and_then(|c| decoded.source(&c.key, c.version));
-                if let Some(event) = source {
-                    let stage = DeadLetterStage::Sink {
-                        sink: sink.name().to_owned(),
-                        key: rejected.key.clone(),
-                    };
-                    letters.push(DeadLetter::new(
-                        self.name(),
-                        stage,
-                        event,
-                        rejected.reason.clone(),
-                    ));
-                }
-            }
-        }
-        letters
     }
 
     /// Refuses a pipeline that cannot run: no sink, or `errors.tolerance = all` without a

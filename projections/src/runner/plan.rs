@@ -1,6 +1,7 @@
-//! Turns a batch of events into at most one versioned change per document.
+//! Turns a batch of events into at most one versioned change per document, and tells which
+//! documents must be loaded first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use keel_core::RecordedEvent;
 use keel_core::event::Upcasters;
@@ -38,6 +39,24 @@ impl<'a, E> Decoded<'a, E> {
             .collect()
     }
 
+    /// The distinct keys whose stored documents the plan needs, in first-seen order: those with
+    /// an event of a stream that is not [`fresh`](fresh_streams) in this batch. A key fed only
+    /// by fresh streams has nothing stored before this batch (a document is fed by one stream),
+    /// so loading it cannot change the plan: if a sink holds it already (a replay), its version
+    /// guard ignores the write.
+    pub(crate) fn keys_to_load(&self, fresh: &HashSet<&str>) -> Vec<String> {
+        let mut needed: HashSet<&str> = HashSet::new();
+        for (key, envelope) in &self.events {
+            if !fresh.contains(envelope.recorded.stream_id.as_str()) {
+                needed.insert(key.as_str());
+            }
+        }
+        self.keys()
+            .into_iter()
+            .filter(|key| needed.contains(key.as_str()))
+            .collect()
+    }
+
     /// The event that changed `key` to `version` in this batch.
     pub(crate) fn source(&self, key: &str, version: u64) -> Option<&'a RecordedEvent> {
         self.events
@@ -56,6 +75,27 @@ impl<'a, E> Decoded<'a, E> {
             reason: reason.clone(),
         })
     }
+}
+
+/// The streams whose whole history so far is in `batch`: their events in it start at stream
+/// version 1 and follow each other without a gap (whether the projection handles them or not).
+/// Any other order (a source that re-delivers an older event after a newer one) makes a stream
+/// not fresh, and its documents are loaded as usual.
+pub(crate) fn fresh_streams(batch: &[RecordedEvent]) -> HashSet<&str> {
+    let mut last: HashMap<&str, Option<u64>> = HashMap::new();
+    for event in batch {
+        let version = event.stream_version;
+        last.entry(event.stream_id.as_str())
+            .and_modify(|seen| {
+                *seen = seen
+                    .filter(|v| v.checked_add(1) == Some(version))
+                    .map(|_| version);
+            })
+            .or_insert((version == 1).then_some(version));
+    }
+    last.into_iter()
+        .filter_map(|(stream, seen)| seen.map(|_| stream))
+        .collect()
 }
 
 /// Decodes the events the projection handles and computes their keys; events that do not
@@ -157,5 +197,47 @@ fn document_error<P: Projection>(projection: &P, key: &str, source: serde_json::
         projection: projection.name().to_owned(),
         key: key.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_core::{Metadata, Position};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn event(stream: &str, version: u64) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::new_v4(),
+            stream_id: stream.into(),
+            stream_version: version,
+            position: Position::new(1, version),
+            occurred_at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+            event_type: "Added".into(),
+            schema_version: 1,
+            payload: serde_json::json!({"by": 1}),
+            metadata: Metadata::default(),
+        }
+    }
+
+    #[test]
+    fn a_stream_is_fresh_when_its_events_start_at_one_without_gaps() {
+        let batch = [
+            event("a", 1),
+            event("b", 3),
+            event("a", 2),
+            event("c", 1),
+            event("d", 1),
+            event("b", 4),
+            event("c", 3),
+            event("d", 1),
+        ];
+        let fresh = fresh_streams(&batch);
+        let mut fresh: Vec<&str> = fresh.into_iter().collect();
+        fresh.sort_unstable();
+        // b starts later, c has a gap, d repeats a version.
+        assert_eq!(fresh, ["a"]);
     }
 }

@@ -28,8 +28,8 @@ pub fn letter(projection: &str, stage: DeadLetterStage, seq: u64) -> DeadLetter 
 /// Letters read back equal what was put, oldest first, once each, per projection. Returns the
 /// projection holding five letters.
 pub async fn keeps_letters_once_with_every_field(store: impl DeadLetterStore) -> String {
-    let projection = crate::common::unique("orders");
-    let other = crate::common::unique("customers");
+    let projection = crate::common::unique("orders", '-');
+    let other = crate::common::unique("customers", '-');
     let decode = letter(&projection, DeadLetterStage::Decode, 1);
     let rejected = letter(
         &projection,

@@ -127,9 +127,7 @@ pub async fn append(store: &impl EventStore, stream: &str, events: &[ShopEvent])
         .unwrap();
 }
 
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
+pub use keel_core::testing::unique;
 
 /// Polls `check` every 20 ms until it holds or `secs` passed.
 pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)

@@ -16,6 +16,11 @@ pub struct CoordinatorConfig {
     pub tick: Duration,
     /// How many due instances one look handles per saga type.
     pub due_batch: usize,
+    /// How many active instances the coordinator keeps in memory after storing them, so that
+    /// a reply is applied without reading its instance first (default 10,000; 0 keeps none).
+    /// Updates stay guarded by the stored version, so a stale entry costs a re-read, never a
+    /// wrong transition.
+    pub cached_instances: usize,
 }
 
 impl Default for CoordinatorConfig {
@@ -24,6 +29,7 @@ impl Default for CoordinatorConfig {
             max_compensation_attempts: 10,
             tick: Duration::from_millis(200),
             due_batch: 256,
+            cached_instances: 10_000,
         }
     }
 }
@@ -32,6 +38,12 @@ impl CoordinatorConfig {
     /// Sets [`CoordinatorConfig::max_compensation_attempts`].
     pub fn max_compensation_attempts(mut self, attempts: u32) -> Self {
         self.max_compensation_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets [`CoordinatorConfig::cached_instances`].
+    pub fn cached_instances(mut self, instances: usize) -> Self {
+        self.cached_instances = instances;
         self
     }
 

@@ -1,7 +1,9 @@
 //! The orchestrator: starts saga instances, applies replies and deadlines, persists every
 //! transition before it sends the next command, and resumes in-flight instances on start.
 
+mod cache;
 mod config;
+mod recovery;
 mod run;
 
 pub use config::CoordinatorConfig;
@@ -15,7 +17,7 @@ use tracing::Instrument;
 
 use crate::clock::{Clock, SystemClock};
 use crate::definition::SagaDefinition;
-use crate::instance::{Awaiting, SagaInstance, SagaState};
+use crate::instance::{SagaInstance, SagaState};
 use crate::machine::{self, Mismatch, Transition};
 use crate::message::{CommandEnvelope, CommandKind, Reply};
 use crate::metrics::{MetricsSnapshot, SagaMetrics};
@@ -24,6 +26,7 @@ use crate::store::{DeadLetter, SagaStore};
 use crate::telemetry;
 use crate::transport::Transport;
 use crate::{Error, Result};
+use cache::InstanceCache;
 
 /// How often a transition is decided again after losing an optimistic-concurrency race.
 const CONFLICT_RETRIES: usize = 8;
@@ -69,6 +72,7 @@ pub struct Coordinator<S, T> {
     sagas: HashMap<String, Arc<SagaDefinition>>,
     metrics: Arc<SagaMetrics>,
     config: CoordinatorConfig,
+    cache: InstanceCache,
 }
 
 impl<S, T> std::fmt::Debug for Coordinator<S, T> {
@@ -89,6 +93,7 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
             clock: Arc::new(SystemClock),
             sagas: HashMap::new(),
             metrics: Arc::default(),
+            cache: InstanceCache::new(CoordinatorConfig::default().cached_instances),
             config: CoordinatorConfig::default(),
         }
     }
@@ -109,6 +114,7 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
 
     /// Uses `config`.
     pub fn with_config(mut self, config: CoordinatorConfig) -> Self {
+        self.cache = InstanceCache::new(config.cached_instances);
         self.config = config;
         self
     }
@@ -162,6 +168,7 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
         instance.trace = telemetry::headers_of(&root);
         async {
             self.store.insert(&instance).await?;
+            self.cache.stored(&instance);
             self.metrics.started();
             tracing::info!(steps = def.steps().len(), "saga started");
             Ok::<_, Error>(())
@@ -195,11 +202,21 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
         let Some(def) = self.sagas.get(&reply.saga_type).cloned() else {
             return self.dead_letter(reply, "unknown saga type").await;
         };
+        let (saga_type, saga_id) = (reply.saga_type.as_str(), reply.saga_id.as_str());
         for _ in 0..CONFLICT_RETRIES {
-            let Some(instance) = self.store.load(&reply.saga_type, &reply.saga_id).await? else {
-                return self.dead_letter(reply, "unknown saga").await;
+            let (instance, cached) = match self.cache.get(saga_type, saga_id) {
+                Some(instance) => (instance, true),
+                None => match self.store.load(saga_type, saga_id).await? {
+                    Some(instance) => (instance, false),
+                    None => return self.dead_letter(reply, "unknown saga").await,
+                },
             };
             if let Err(mismatch) = machine::matches(&instance, &reply) {
+                if cached {
+                    // Maybe another coordinator moved it on: ask the store before ignoring.
+                    self.cache.forget(saga_type, saga_id);
+                    continue;
+                }
                 self.metrics.reply_ignored();
                 tracing::info!(
                     saga_type = %reply.saga_type,
@@ -223,7 +240,10 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
                 self.config.max_compensation_attempts,
             );
             match self.commit(transition).await {
-                Err(Error::Conflict { .. }) => continue,
+                Err(Error::Conflict { .. }) => {
+                    self.cache.forget(saga_type, saga_id);
+                    continue;
+                }
                 Err(e) => return Err(e),
                 Ok(state) => return Ok(ReplyDisposition::Applied(state)),
             }
@@ -235,62 +255,15 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
         })
     }
 
-    /// Handles every deadline that passed: resends after a backoff, retries after a timeout,
-    /// or starts compensation when the tries are used up. Returns how many fired.
-    pub async fn fire_due(&self) -> Result<usize> {
-        let mut fired = 0;
-        for (saga_type, def) in &self.sagas {
-            let now = self.clock.now();
-            for instance in self
-                .store
-                .due(saga_type, now, self.config.due_batch)
-                .await?
-            {
-                let transition =
-                    machine::on_deadline(def, instance, now, self.config.max_compensation_attempts);
-                match self.commit(transition).await {
-                    // Someone else moved it on (e.g. a reply): its deadline is no longer ours.
-                    Err(Error::Conflict { .. }) => {}
-                    Err(e) => return Err(e),
-                    Ok(_) => fired += 1,
-                }
-            }
-        }
-        Ok(fired)
-    }
-
-    /// Resumes every in-flight instance of the registered types after a (re)start: re-sends
-    /// the command each one waits a reply for (same command id, so participants deduplicate
-    /// it), then fires the deadlines that passed while the coordinator was down. Returns how
-    /// many instances were in flight.
-    pub async fn resume(&self) -> Result<usize> {
-        let mut in_flight = 0;
-        for (saga_type, def) in &self.sagas {
-            for instance in self.store.in_flight(saga_type).await? {
-                in_flight += 1;
-                let now = self.clock.now();
-                // A passed deadline is fire_due's: it retries with the next attempt.
-                if instance.awaiting == Awaiting::Reply
-                    && instance.deadline.is_some_and(|d| d > now)
-                    && let Some(command) = machine::current_command(def, &instance)
-                {
-                    tracing::info!(saga_type = %saga_type, saga_id = %instance.saga_id, step = instance.current_step, attempt = instance.attempt, "resuming saga");
-                    self.dispatch(&instance, command).await?;
-                }
-            }
-        }
-        self.fire_due().await?;
-        Ok(in_flight)
-    }
-
     /// Persists a transition, then sends its command; returns the new state.
-    async fn commit(&self, transition: Transition) -> Result<SagaState> {
+    pub(super) async fn commit(&self, transition: Transition) -> Result<SagaState> {
         let Transition {
             instance,
             command,
             parked,
         } = transition;
         self.store.update(&instance).await?;
+        self.cache.stored(&instance);
         self.record_outcome(&instance, parked);
         if let Some(command) = command {
             self.dispatch(&instance, command).await?;
@@ -318,7 +291,11 @@ impl<S: SagaStore, T: Transport> Coordinator<S, T> {
     }
 
     /// Sends one command under a span that is a child of the saga's root span.
-    async fn dispatch(&self, instance: &SagaInstance, mut command: CommandEnvelope) -> Result<()> {
+    pub(super) async fn dispatch(
+        &self,
+        instance: &SagaInstance,
+        mut command: CommandEnvelope,
+    ) -> Result<()> {
         let span = match command.kind {
             CommandKind::Action => tracing::info_span!(
                 "keel.saga.step",

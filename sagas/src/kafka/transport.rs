@@ -1,6 +1,7 @@
 //! Producing commands and replies.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -63,7 +64,7 @@ async fn produce(
 #[derive(Clone)]
 pub struct KafkaTransport {
     config: KafkaSagaConfig,
-    producer: FutureProducer,
+    producer: Arc<FutureProducer>,
 }
 
 impl std::fmt::Debug for KafkaTransport {
@@ -75,7 +76,8 @@ impl std::fmt::Debug for KafkaTransport {
 }
 
 impl KafkaTransport {
-    /// A transport for `config` (connecting happens in the background).
+    /// A transport for `config` (connecting happens in the background). Its producer is shared
+    /// with the other transports and reply senders of the process on the same brokers.
     pub fn new(config: KafkaSagaConfig) -> Result<Self> {
         let producer = config.producer()?;
         Ok(Self { config, producer })
@@ -110,7 +112,7 @@ impl Transport for KafkaTransport {
 #[derive(Clone)]
 pub struct KafkaReplies {
     topic: String,
-    producer: FutureProducer,
+    producer: Arc<FutureProducer>,
 }
 
 impl std::fmt::Debug for KafkaReplies {
@@ -122,7 +124,8 @@ impl std::fmt::Debug for KafkaReplies {
 }
 
 impl KafkaReplies {
-    /// A reply producer for `config`'s reply topic.
+    /// A reply producer for `config`'s reply topic, sharing the process's producer for these
+    /// brokers (see [`KafkaTransport::new`]).
     pub fn new(config: &KafkaSagaConfig) -> Result<Self> {
         Ok(Self {
             topic: config.reply_topic.clone(),

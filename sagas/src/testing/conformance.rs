@@ -7,18 +7,13 @@
 //! [`saga_store_conformance!`]: crate::saga_store_conformance
 
 use chrono::{Duration, Utc};
+use keel_core::testing::unique;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::Error;
 use crate::instance::{Awaiting, SagaInstance, SagaState};
 use crate::message::{CommandKind, Reply, ReplyOutcome, command_id};
 use crate::store::{DeadLetter, InboxStore, SagaStore};
-
-/// A name no other check or run uses.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", Uuid::new_v4().simple())
-}
 
 /// A running instance at step 0, version 1.
 pub fn instance(saga_type: &str, saga_id: &str) -> SagaInstance {
@@ -42,7 +37,7 @@ pub fn instance(saga_type: &str, saga_id: &str) -> SagaInstance {
 
 /// An instance reads back as it was stored, and a second insert is `SagaExists`.
 pub async fn insert_and_load<S: SagaStore>(store: S) {
-    let saga_type = unique("conf-insert");
+    let saga_type = unique("conf-insert", '-');
     let stored = instance(&saga_type, "s-1");
     store.insert(&stored).await.expect("insert");
     let loaded = store.load(&saga_type, "s-1").await.expect("load");
@@ -62,7 +57,7 @@ pub async fn insert_and_load<S: SagaStore>(store: S) {
 
 /// An update applies only over the previous version; a stale one is a `Conflict`.
 pub async fn update_is_optimistic<S: SagaStore>(store: S) {
-    let saga_type = unique("conf-update");
+    let saga_type = unique("conf-update", '-');
     let mut saga = instance(&saga_type, "s-1");
     store.insert(&saga).await.expect("insert");
     saga.version = 2;
@@ -91,7 +86,7 @@ pub async fn update_is_optimistic<S: SagaStore>(store: S) {
 
 /// `in_flight`, `due` and `parked` select by type, state and deadline.
 pub async fn selects_in_flight_due_and_parked<S: SagaStore>(store: S) {
-    let saga_type = unique("conf-select");
+    let saga_type = unique("conf-select", '-');
     let now = Utc::now();
     let mut late = instance(&saga_type, "late");
     late.deadline = Some(now - Duration::seconds(5));
@@ -105,7 +100,7 @@ pub async fn selects_in_flight_due_and_parked<S: SagaStore>(store: S) {
     let mut parked = instance(&saga_type, "parked");
     parked.state = SagaState::Parked;
     parked.deadline = Some(now - Duration::seconds(10));
-    let other = instance(&unique("conf-other"), "late");
+    let other = instance(&unique("conf-other", '-'), "late");
     for saga in [&late, &later, &future, &done, &parked, &other] {
         store.insert(saga).await.expect("insert");
     }
@@ -129,7 +124,7 @@ pub async fn selects_in_flight_due_and_parked<S: SagaStore>(store: S) {
 
 /// Dead letters keep the reply and the reason, in order.
 pub async fn keeps_dead_letters<S: SagaStore>(store: S) {
-    let saga_id = unique("conf-dead");
+    let saga_id = unique("conf-dead", '-');
     let reply = |attempt| Reply {
         command_id: command_id("ghost", &saga_id, 0, attempt, CommandKind::Action),
         saga_type: "ghost".into(),
@@ -157,7 +152,7 @@ pub async fn keeps_dead_letters<S: SagaStore>(store: S) {
 
 /// The inbox keeps the first outcome per participant and key.
 pub async fn inbox_keeps_the_first_outcome<S: InboxStore>(store: S) {
-    let key = unique("conf-inbox");
+    let key = unique("conf-inbox", '-');
     assert_eq!(store.recorded("inventory", &key).await.expect("read"), None);
     let first = ReplyOutcome::Success {
         data: json!({ "reservation": 7 }),
@@ -179,6 +174,80 @@ pub async fn inbox_keeps_the_first_outcome<S: InboxStore>(store: S) {
         Some(first)
     );
     assert_eq!(store.recorded("payment", &key).await.expect("read"), None);
+}
+
+/// Concurrent writes of one key have one winner: of three inserts one succeeds (the others are
+/// `SagaExists`), of three updates over the same version one succeeds (the others are
+/// `Conflict`) and is what a load returns, of three inbox records the first kept is the one
+/// that said so. (Stores that group concurrent writes must tell each caller its own outcome.)
+pub async fn concurrent_writes_of_one_key_have_one_winner<S: SagaStore + InboxStore>(store: S) {
+    let saga_type = unique("conf-race", '-');
+    let saga = instance(&saga_type, "s-1");
+    let (a, b, c) = tokio::join!(
+        store.insert(&saga),
+        store.insert(&saga),
+        store.insert(&saga)
+    );
+    let inserts = [a, b, c];
+    assert_eq!(
+        inserts.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{inserts:?}"
+    );
+    assert!(
+        inserts
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, Error::SagaExists { .. })),
+        "{inserts:?}"
+    );
+
+    let next: Vec<SagaInstance> = (1..=3)
+        .map(|step| SagaInstance {
+            version: 2,
+            current_step: step,
+            ..saga.clone()
+        })
+        .collect();
+    let (a, b, c) = tokio::join!(
+        store.update(&next[0]),
+        store.update(&next[1]),
+        store.update(&next[2])
+    );
+    let updates = [a, b, c];
+    let winners: Vec<usize> = (0..3).filter(|i| updates[*i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{updates:?}");
+    assert!(
+        updates
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, Error::Conflict { expected: 1, .. })),
+        "{updates:?}"
+    );
+    let loaded = store
+        .load(&saga_type, "s-1")
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(loaded.version, 2);
+    assert_eq!(loaded.current_step, next[winners[0]].current_step);
+
+    let key = unique("conf-race-inbox", '-');
+    let outcomes: Vec<ReplyOutcome> = (0..3)
+        .map(|n| ReplyOutcome::Success { data: json!(n) })
+        .collect();
+    let (a, b, c) = tokio::join!(
+        store.record("inventory", &key, &outcomes[0]),
+        store.record("inventory", &key, &outcomes[1]),
+        store.record("inventory", &key, &outcomes[2])
+    );
+    let records = [a.expect("record"), b.expect("record"), c.expect("record")];
+    let kept: Vec<usize> = (0..3).filter(|i| records[*i]).collect();
+    assert_eq!(kept.len(), 1, "{records:?}");
+    assert_eq!(
+        store.recorded("inventory", &key).await.expect("read"),
+        Some(outcomes[kept[0]].clone())
+    );
 }
 
 /// Turns every check of the suite into a `#[tokio::test]` on the store `$store` builds
@@ -206,6 +275,11 @@ macro_rules! saga_store_conformance {
         #[tokio::test]
         async fn inbox_keeps_the_first_outcome() {
             $crate::testing::conformance::inbox_keeps_the_first_outcome($store).await;
+        }
+        #[tokio::test]
+        async fn concurrent_writes_of_one_key_have_one_winner() {
+            $crate::testing::conformance::concurrent_writes_of_one_key_have_one_winner($store)
+                .await;
         }
     };
 }

@@ -144,9 +144,7 @@ pub async fn wait_final<S: SagaStore>(store: &S, saga_type: &str, saga_id: &str)
     panic!("saga {saga_type} {saga_id} did not finish");
 }
 
-pub fn unique(prefix: &str) -> String {
-    keel_sagas::testing::conformance::unique(prefix)
-}
+pub use keel_core::testing::unique;
 
 pub fn assert_final(saga: &SagaInstance, state: SagaState) {
     assert_eq!(saga.state, state, "{saga:?}");
@@ -172,8 +170,8 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = S>,
 {
-    let saga_type = unique("durable");
-    let saga_id = unique("o");
+    let saga_type = unique("durable", '-');
+    let saga_id = unique("o", '-');
     let exec = Executions::default();
     if let Some(command_type) = fail {
         exec.fail(command_type);

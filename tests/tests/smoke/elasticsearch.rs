@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 async fn index_refresh_and_search() {
     let url = stack::elasticsearch().require().url;
     let client = Elasticsearch::new(Transport::single_node(&url).unwrap());
-    let index = crate::unique("smoke");
+    let index = crate::unique("smoke", '_');
 
     let indexed = client
         .index(IndexParts::IndexId(&index, "order-1"))

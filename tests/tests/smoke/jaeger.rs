@@ -13,8 +13,8 @@ use serde_json::Value;
 async fn span_exported_over_otlp_is_found_in_jaeger() {
     let endpoint = stack::otlp().require().url;
     let query = stack::jaeger_query().require().url;
-    let service = crate::unique("keel-smoke");
-    let operation = crate::unique("smoke-op");
+    let service = crate::unique("keel-smoke", '_');
+    let operation = crate::unique("smoke-op", '_');
 
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()

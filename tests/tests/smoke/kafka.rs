@@ -13,8 +13,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 #[tokio::test(flavor = "multi_thread")]
 async fn produce_then_consume_through_a_consumer_group() {
     let brokers = stack::kafka().require().url;
-    let topic = crate::unique("smoke");
-    let group = crate::unique("smoke-group");
+    let topic = crate::unique("smoke", '_');
+    let group = crate::unique("smoke-group", '_');
 
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &brokers)

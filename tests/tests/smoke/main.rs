@@ -9,7 +9,5 @@ mod mariadb;
 mod postgres;
 mod redis;
 
-/// A name no other test run uses, for tables, topics, indices and keys.
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
+// Names no other test run uses: `unique(prefix, '_')` (`_`, as MariaDB table names need).
+use keel_core::testing::unique;

@@ -13,7 +13,7 @@ use mysql_common::binlog::value::BinlogValue;
 async fn row_change_is_read_back_from_the_binlog_with_column_names() {
     let root_url = stack::mariadb_root().require().url;
     let cdc_url = stack::mariadb().require().url;
-    let table = crate::unique("smoke");
+    let table = crate::unique("smoke", '_');
 
     let mut root = Conn::new(Opts::from_url(&root_url).unwrap()).await.unwrap();
     root.query_drop(format!(

@@ -9,7 +9,7 @@ async fn set_get_with_ttl_expires() {
     let url = stack::redis().require().url;
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let key = crate::unique("smoke");
+    let key = crate::unique("smoke", '_');
 
     let _: () = conn.set_ex(&key, "value", 30).await.unwrap();
     let got: Option<String> = conn.get(&key).await.unwrap();

@@ -35,6 +35,9 @@ pub struct Figures {
     pub confirmed: usize,
     /// Orders cancelled.
     pub cancelled: usize,
+    /// Orders the customer cancelled before they were submitted (the cancellation's row change
+    /// was translated before the last item's): they have no fulfilment saga.
+    pub cancelled_unsubmitted: usize,
     /// Fulfilment sagas completed.
     pub sagas_confirmed: i64,
     /// Fulfilment sagas compensated.
@@ -168,8 +171,16 @@ pub fn evaluate(o: &Observed) -> (Vec<Check>, Figures) {
         };
         match order.status {
             Status::Confirmed => f.confirmed += 1,
-            Status::Cancelled => f.cancelled += 1,
+            Status::Cancelled => {
+                f.cancelled += 1;
+                f.cancelled_unsubmitted += usize::from(!order.submitted);
+            }
             other => ended.push(format!("order {id} is {other:?}")),
+        }
+        if !order.submitted && order.status == Status::Cancelled && !legacy.cancelled {
+            ended.push(format!(
+                "order {id} was cancelled before it was submitted, but not by the customer"
+            ));
         }
         if legacy.cancelled && order.status != Status::Cancelled {
             ended.push(format!(

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use keel::sagas::choreography::ChoreographyView;
 use keel::store::StreamQuery;
 use keel::{EventStore, Repository};
 use mysql_async::prelude::Queryable;
@@ -94,14 +95,9 @@ impl Observed {
         o.sagas = rows.into_iter().map(|(t, s, n)| ((t, s), n)).collect();
         if stores.settings.saga == crate::settings::SagaStyle::Choreography {
             let view = crate::roles::choreography::view(&stores.events).await?;
-            for &id in &ids {
-                if let Some(status) = view.status(streams::correlation(id)) {
-                    let key = (
-                        "order-fulfilment".to_owned(),
-                        state_name(status.state).to_owned(),
-                    );
-                    *o.sagas.entry(key).or_default() += 1;
-                }
+            for (state, n) in view.counts().await? {
+                let key = ("order-fulfilment".to_owned(), state.as_str().to_owned());
+                *o.sagas.entry(key).or_default() += i64::try_from(n)?;
             }
         }
         Ok(o)
@@ -143,17 +139,6 @@ impl Observed {
         let stock: Vec<(i64, i64)> = conn.query("SELECT id, stock FROM products").await?;
         self.legacy_stock = stock.into_iter().collect();
         Ok(())
-    }
-}
-
-/// A choreographed instance's state under the saga table's names.
-pub fn state_name(state: keel::sagas::choreography::ChoreographyState) -> &'static str {
-    use keel::sagas::choreography::ChoreographyState as S;
-    match state {
-        S::Completed => "completed",
-        S::Compensated => "compensated",
-        S::Compensating => "compensating",
-        _ => "running",
     }
 }
 

@@ -85,8 +85,8 @@ impl Report {
             f.sagas_confirmed, f.confirmed
         );
         eprintln!(
-            "sagas compensated          {} (orders cancelled {})",
-            f.sagas_compensated, f.cancelled
+            "sagas compensated          {} (orders cancelled {}, {} of them before submission)",
+            f.sagas_compensated, f.cancelled, f.cancelled_unsubmitted
         );
         eprintln!(
             "inventory                  {} initial = {} available + {} in confirmed orders",

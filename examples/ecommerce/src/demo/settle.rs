@@ -55,15 +55,19 @@ async fn progress(stores: &Stores) -> crate::Result<Progress> {
     .await?;
     let head = stores.events.head().await?;
     let mut projections_behind = false;
-    let reactors: &[&str] = match stores.settings.saga {
-        crate::settings::SagaStyle::Orchestration => &[],
-        crate::settings::SagaStyle::Choreography => &crate::roles::choreography::SUBSCRIPTIONS,
+    let reactors = match stores.settings.saga {
+        crate::settings::SagaStyle::Orchestration => vec![],
+        crate::settings::SagaStyle::Choreography => crate::roles::choreography::subscriptions(),
     };
     let projections = [
         "projection:orders_read_model",
         "projection:customers_read_model",
     ];
-    for name in projections.iter().chain(reactors) {
+    for name in projections
+        .iter()
+        .copied()
+        .chain(reactors.iter().map(String::as_str))
+    {
         projections_behind |= stores
             .events
             .load_checkpoint(name)

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use super::checks::Check;
 use keel::EventStore;
+use keel::sagas::choreography::{ChoreographyState, ChoreographyView, StatusQuery};
 use keel::store::StreamQuery;
 
 use super::stores::Stores;
-use crate::domain::streams;
 use crate::settings::SagaStyle;
 
 /// A saga and its trace.
@@ -38,38 +38,36 @@ fn trace_of(stores: &Stores, saga_id: String, traceparent: Option<&str>) -> Opti
 }
 
 /// The traces of up to `n` `order-fulfilment` sagas in `state` (`completed` or
-/// `compensated`), the latest first: from the saga table (orchestration), or from the
-/// choreography view and each order's first event (choreography: compensated ones that
-/// released stock).
+/// `compensated`), the latest first: from the saga table (orchestration), or from the saga view
+/// and each order's first event (choreography: compensated ones that released stock).
 pub async fn candidates(stores: &Stores, state: &str, n: usize) -> crate::Result<Vec<SagaTrace>> {
     let mut found = Vec::new();
     if stores.settings.saga == SagaStyle::Choreography {
         let view = crate::roles::choreography::view(&stores.events).await?;
-        let mut ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT CAST(substr(stream_id, 7) AS BIGINT) FROM keel_events WHERE stream_id LIKE 'order-%'",
-        )
-        .fetch_all(stores.events.pool())
-        .await?;
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        for id in ids {
-            let Some(status) = view.status(streams::correlation(id)) else {
+        let wanted =
+            ChoreographyState::parse(state).ok_or_else(|| format!("no state `{state}`"))?;
+        let statuses = view
+            .find(&StatusQuery::in_state(wanted).newest_first().limit(500))
+            .await?;
+        for status in statuses {
+            let released = status.compensated.iter().any(|step| step == "reserve");
+            let order = status
+                .events
+                .iter()
+                .find(|e| e.stream_id.starts_with("order-"));
+            let Some(order) = order.filter(|_| state != "compensated" || released) else {
                 continue;
             };
-            let released = status
-                .compensations
-                .iter()
-                .any(|c| c == "InventoryReleased");
-            if super::observed::state_name(status.state) != state
-                || (state == "compensated" && !released)
-            {
-                continue;
-            }
             let first = stores
                 .events
-                .read_stream(&streams::order(id), StreamQuery::all().limit(1))
+                .read_stream(&order.stream_id, StreamQuery::all().limit(1))
                 .await?;
             let traceparent = first.first().and_then(|e| e.metadata.traceparent.clone());
-            found.extend(trace_of(stores, streams::order(id), traceparent.as_deref()));
+            found.extend(trace_of(
+                stores,
+                order.stream_id.clone(),
+                traceparent.as_deref(),
+            ));
             if found.len() == n {
                 break;
             }
@@ -130,7 +128,7 @@ async fn spans(
                 })
                 .collect();
             let compensation =
-                |op: &str| op == "keel.saga.compensation" || op == "ecommerce.compensate";
+                |op: &str| op == "keel.saga.compensation" || op == "keel.choreography.compensate";
             if spans.iter().any(|(op, _)| compensation(op)) || started.elapsed() > patience {
                 return Ok(spans);
             }
@@ -164,8 +162,8 @@ pub async fn check(
         SagaStyle::Choreography => (
             &[
                 "ecommerce.translate",
-                "ecommerce.react",
-                "ecommerce.compensate",
+                "keel.choreography.react",
+                "keel.choreography.compensate",
                 "keel.execute",
             ],
             "ecommerce-inventory",

@@ -105,6 +105,10 @@ pub struct Order {
     pub lines: Vec<Line>,
     /// Where it is.
     pub status: Status,
+    /// Whether it was submitted (complete before any cancellation): only a submitted order has
+    /// a fulfilment saga.
+    #[serde(default)]
+    pub submitted: bool,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
 }
@@ -243,6 +247,7 @@ impl Aggregate for Order {
             }
             OrderEvent::OrderItemAdded { line } => self.lines.push(line.clone()),
             OrderEvent::OrderSubmitted { .. } => {
+                self.submitted = true;
                 if self.status == Status::Pending {
                     self.status = Status::Submitted;
                 }

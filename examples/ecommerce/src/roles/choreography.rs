@@ -1,5 +1,5 @@
-//! `--saga choreography`: no coordinator. Each participant follows the event store with a
-//! subscription of its own and reacts to the others' events with its own:
+//! `--saga choreography`: no coordinator. Each participant declares its steps with
+//! `#[derive(Choreography)]` and follows the event store with a subscription of its own:
 //!
 //! ```text
 //! OrderSubmitted ─inventory→ InventoryReserved ─payment→ PaymentCaptured ─orders→ OrderConfirmed
@@ -8,305 +8,255 @@
 //! OrderCancelled (by the customer) ─inventory→ InventoryReleased, ─payment→ PaymentRefunded
 //! ```
 //!
-//! Every reaction carries the trigger's correlation id (the order's) and trace context, so
-//! one order is one trace and [`view`] reconstructs each instance. Reactions are idempotent in
-//! the aggregates (a reservation, a capture, a refund per order at most once), so a trigger
-//! handled again after a crash changes nothing.
+//! Reactions record their events through the aggregates with the trigger's metadata (the
+//! order's correlation id, the trigger as cause) inside the reaction's span, so one order is one
+//! trace. The aggregates decide each thing once per order (a reservation, a capture, a refund),
+//! so a trigger handled again after a crash records nothing. The `saga` role also keeps the
+//! saga view, table `keel_choreography_instances`, in the event store's database.
 
-use async_trait::async_trait;
-use keel::sagas::choreography::{Choreography, ChoreographyView};
+use futures::FutureExt;
+use keel::Choreography;
+use keel::sagas::choreography::{
+    self, Outcome, Poison, PostgresChoreographyView, Reactor, Trigger,
+};
 use keel::store::PostgresStore;
-use keel::subscription::{EventHandler, HandlerError, Subscription};
-use keel::{DomainEvent, Metadata, RecordedEvent, Repository};
-use tracing::Instrument;
+use keel::subscription::{HandlerError, Subscription};
+use keel::{Aggregate, CommandError, Repository};
 
-use super::participants::{execute, release_lines, reserve_lines};
-use crate::domain::customer::Customer;
+use super::participants::{CreditLimits, inventory_writer, release_lines, reserve_lines};
 use crate::domain::inventory::Inventory;
-use crate::domain::order::{Order, OrderCommand, OrderEvent, Status};
+use crate::domain::order::{CUSTOMER, Order, OrderCommand, OrderEvent, Status};
 use crate::domain::payment::{Payment, PaymentCommand, PaymentEvent};
 use crate::domain::reservation::{
     Reservation, ReservationCommand, ReservationEvent, ReservationStatus,
 };
 use crate::domain::streams;
 use crate::settings::Settings;
+use crate::store::Batched;
 
-/// The subscriptions of the reactors, by role.
-pub const SUBSCRIPTIONS: [&str; 3] = [
-    "choreography:inventory",
-    "choreography:payment",
-    "choreography:orders",
-];
+/// The subscription that keeps the saga view.
+pub const VIEW_SUBSCRIPTION: &str = "choreography:order-fulfilment:view";
 
-/// The choreography as the saga view reads it.
-pub fn definition() -> Choreography {
-    Choreography::new("order-fulfilment")
-        .steps([
-            "OrderSubmitted",
-            "InventoryReserved",
-            "PaymentCaptured",
-            "OrderConfirmed",
-        ])
-        .failures(["InventoryRejected", "PaymentDeclined", "OrderCancelled"])
-        .compensations(["InventoryReleased", "PaymentRefunded"])
+/// Inventory holds a submitted order's lines (or records why not) and returns them when the
+/// payment is declined or the customer cancels.
+#[derive(Choreography)]
+#[choreography(name = "order-fulfilment", participant = "inventory")]
+#[choreography(step(name = "reserve", on = "OrderSubmitted", handler = Self::reserve,
+    emits = "InventoryReserved", fails = "InventoryRejected",
+    compensation(on = ["PaymentDeclined", "OrderCancelled"], handler = Self::release,
+                 emits = "InventoryReleased")))]
+pub struct InventoryReactions {
+    orders: Repository<Order, PostgresStore>,
+    inventory: Batched<Inventory>,
+    reservations: Repository<Reservation, PostgresStore>,
 }
 
-/// A view of every choreographed order, folded from the store's whole history.
-pub async fn view(store: &PostgresStore) -> crate::Result<ChoreographyView> {
-    let mut view = ChoreographyView::new(definition());
-    let name = format!("choreography:view:{}", uuid::Uuid::new_v4());
-    Subscription::new(store.clone(), name)
-        .catch_up(&mut view)
-        .await?;
-    Ok(view)
+/// Payment charges a reserved order (declined over the customer's limit, or when cancelled
+/// meanwhile) and refunds an order the customer cancelled.
+#[derive(Choreography)]
+#[choreography(name = "order-fulfilment", participant = "payment")]
+#[choreography(step(name = "capture", on = "InventoryReserved", handler = Self::capture,
+    emits = "PaymentCaptured", fails = "PaymentDeclined",
+    compensation(on = "OrderCancelled", handler = Self::refund, emits = "PaymentRefunded")))]
+pub struct PaymentReactions {
+    orders: Repository<Order, PostgresStore>,
+    payments: Repository<Payment, PostgresStore>,
+    credit_limits: CreditLimits,
 }
 
-/// Runs the reactor of `role` (`inventory`, `payment` or `orders`) until `shutdown`.
+/// Orders: the translator submits an order (the start); a paid one is confirmed, one whose
+/// stock or payment failed is cancelled.
+#[derive(Choreography)]
+#[choreography(name = "order-fulfilment", participant = "orders")]
+#[choreography(step(name = "submit", emits = "OrderSubmitted",
+    compensation(on = ["InventoryRejected", "PaymentDeclined"], handler = Self::cancel,
+                 emits = "OrderCancelled")))]
+#[choreography(step(name = "confirm", on = "PaymentCaptured", handler = Self::confirm,
+    emits = "OrderConfirmed"))]
+pub struct OrderReactions {
+    orders: Repository<Order, PostgresStore>,
+}
+
+/// The whole choreography, as the saga view reads it.
+pub fn definition() -> choreography::Choreography {
+    choreography::Choreography::new("order-fulfilment")
+        .with::<OrderReactions>()
+        .with::<InventoryReactions>()
+        .with::<PaymentReactions>()
+}
+
+/// The saga view in the event store's database.
+pub async fn view(store: &PostgresStore) -> crate::Result<PostgresChoreographyView> {
+    Ok(PostgresChoreographyView::from_pool(store.pool().clone(), definition()).await?)
+}
+
+/// The subscriptions of the reactors and of the view.
+pub fn subscriptions() -> Vec<String> {
+    vec![
+        Reactor::<InventoryReactions, PostgresStore>::subscription_name(),
+        Reactor::<PaymentReactions, PostgresStore>::subscription_name(),
+        Reactor::<OrderReactions, PostgresStore>::subscription_name(),
+        VIEW_SUBSCRIPTION.to_owned(),
+    ]
+}
+
+/// Runs the reactor of `role` (`inventory`, `payment`, or `orders` with the saga view) until
+/// `shutdown`.
 pub async fn run(
     settings: &Settings,
     role: &str,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> crate::Result<()> {
     let store = crate::store::connect(settings).await?;
-    let reactions = Reactions {
-        orders: crate::store::orders(store.clone()),
-        inventory: crate::store::inventory(store.clone()),
-        reservations: Repository::new(store.clone()),
-        payments: crate::store::payments(store.clone()),
-        customers: Repository::new(store.clone()),
-    };
-    let (name, mut reactor) = match role {
-        "inventory" => (
-            SUBSCRIPTIONS[0],
-            Reactor {
-                role: Role::Inventory,
-                reactions,
-            },
-        ),
-        "payment" => (
-            SUBSCRIPTIONS[1],
-            Reactor {
-                role: Role::Payment,
-                reactions,
-            },
-        ),
-        "orders" => (
-            SUBSCRIPTIONS[2],
-            Reactor {
-                role: Role::Orders,
-                reactions,
-            },
-        ),
+    match role {
+        "inventory" => {
+            let inventory = InventoryReactions {
+                orders: crate::store::orders(store.clone()),
+                inventory: inventory_writer(store.clone()),
+                reservations: Repository::new(store.clone()),
+            };
+            Reactor::new(inventory, store).run(shutdown).await?;
+        }
+        "payment" => {
+            let payment = PaymentReactions {
+                orders: crate::store::orders(store.clone()),
+                payments: crate::store::payments(store.clone()),
+                credit_limits: CreditLimits::new(store.clone()),
+            };
+            Reactor::new(payment, store).run(shutdown).await?;
+        }
+        "orders" => {
+            let shutdown = shutdown.shared();
+            let orders = OrderReactions {
+                orders: crate::store::orders(store.clone()),
+            };
+            let mut view = view(&store).await?;
+            let keep_view = Subscription::new(store.clone(), VIEW_SUBSCRIPTION);
+            let react = Reactor::new(orders, store.clone()).run(shutdown.clone());
+            let (kept, reacted) =
+                tokio::join!(keep_view.run_transactional(&mut view, shutdown), react);
+            kept?;
+            reacted?;
+        }
         other => return Err(format!("no reactor named `{other}`").into()),
-    };
-    Subscription::new(store, name)
-        .run(&mut reactor, shutdown)
-        .await?;
+    }
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Role {
-    Inventory,
-    Payment,
-    Orders,
-}
-
-struct Reactions {
-    orders: Repository<Order, PostgresStore>,
-    inventory: Repository<Inventory, PostgresStore>,
-    reservations: Repository<Reservation, PostgresStore>,
-    payments: Repository<Payment, PostgresStore>,
-    customers: Repository<Customer, PostgresStore>,
-}
-
-struct Reactor {
-    role: Role,
-    reactions: Reactions,
-}
-
-/// The order id of a stream `<prefix>-<id>`.
-fn order_id(event: &RecordedEvent) -> Option<i64> {
-    event
-        .stream_id
+/// The order id of a stream `<prefix>-<id>`; a trigger on another stream is poison (it is
+/// dead-lettered, not retried).
+fn order_id(trigger: &Trigger<'_>) -> Result<i64, HandlerError> {
+    let stream = trigger.stream_id();
+    stream
         .rsplit_once('-')
         .and_then(|(_, id)| id.parse().ok())
+        .ok_or_else(|| Poison::new(format!("`{stream}` names no order")).into())
 }
 
-fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, HandlerError> {
-    Ok(crate::domain::decode(event)?)
+/// Whether the trigger is the customer's own cancellation.
+fn customer_cancelled(trigger: &Trigger<'_>) -> Result<bool, HandlerError> {
+    Ok(matches!(trigger.decode()?, OrderEvent::OrderCancelled { reason } if reason == CUSTOMER))
 }
 
-impl Reactions {
-    /// Inventory: hold the lines of a submitted order, or record why not.
-    async fn reserve(
-        &self,
-        id: i64,
-        event: &RecordedEvent,
-        meta: &Metadata,
-    ) -> Result<(), HandlerError> {
-        let OrderEvent::OrderSubmitted { lines, .. } = decode(event)? else {
-            return Ok(());
+/// Executes `command` with the trigger's metadata; the outcome is the events recorded (none
+/// when the aggregate had nothing to do or refused).
+async fn record<A: Aggregate>(
+    repo: &Repository<A, PostgresStore>,
+    stream: &str,
+    command: A::Command,
+    trigger: &Trigger<'_>,
+) -> Result<Outcome, HandlerError>
+where
+    A::Command: Clone,
+{
+    match crate::store::execute_retrying(repo, stream, command, trigger.metadata(), 10).await {
+        Ok(done) => Ok(Outcome::recorded(done.events)),
+        Err(CommandError::Rejected(_)) => Ok(Outcome::nothing()),
+        Err(error) => Err(error.to_string().into()),
+    }
+}
+
+impl InventoryReactions {
+    async fn reserve(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> {
+        let (id, OrderEvent::OrderSubmitted { lines, .. }) =
+            (order_id(trigger)?, trigger.decode()?)
+        else {
+            return Ok(Outcome::nothing());
         };
         let stream = streams::reservation(id);
         if self.reservations.load(&stream).await?.state.status != ReservationStatus::None {
-            return Ok(()); // decided before a crash
+            return Ok(Outcome::nothing()); // decided before a crash
         }
-        let decided = match reserve_lines(&self.inventory, id, &lines, meta).await? {
+        let decided = match reserve_lines(&self.inventory, id, &lines, trigger.metadata()).await? {
             Ok(()) => ReservationCommand::Reserved(lines),
             Err(reason) => ReservationCommand::Rejected(reason),
         };
-        let Ok(_) = execute(&self.reservations, &stream, decided, meta).await?;
-        Ok(())
+        record(&self.reservations, &stream, decided, trigger).await
     }
 
-    /// Inventory: return what the order holds (payment declined, or the customer cancelled).
-    async fn release(&self, id: i64, meta: &Metadata) -> Result<(), HandlerError> {
+    async fn release(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> {
+        if trigger.event_type() == "OrderCancelled" && !customer_cancelled(trigger)? {
+            return Ok(Outcome::nothing()); // cancelled after a decline: released on the decline
+        }
+        let id = order_id(trigger)?;
         let order = self.orders.load(&streams::order(id)).await?.state;
-        release_lines(&self.inventory, id, &order.lines, meta).await?;
-        let Ok(_) = execute(
+        release_lines(&self.inventory, id, &order.lines, trigger.metadata()).await?;
+        let command = ReservationCommand::Released;
+        record(
             &self.reservations,
             &streams::reservation(id),
-            ReservationCommand::Released,
-            meta,
+            command,
+            trigger,
         )
-        .await?;
-        Ok(())
+        .await
     }
+}
 
-    /// Payment: charge a reserved order, unless it was cancelled meanwhile.
-    async fn capture(&self, id: i64, meta: &Metadata) -> Result<(), HandlerError> {
+impl PaymentReactions {
+    async fn capture(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> {
+        let id = order_id(trigger)?;
         let order = self.orders.load(&streams::order(id)).await?.state;
         let command = if order.status == Status::Cancelled {
             PaymentCommand::Decline("the order was cancelled".into())
         } else {
-            let customer = self
-                .customers
-                .load(&streams::customer(order.customer_id))
-                .await?
-                .state;
             PaymentCommand::Capture {
                 customer_id: order.customer_id,
                 amount_cents: order.total_cents,
-                credit_limit_cents: customer.credit_limit_cents,
+                credit_limit_cents: self.credit_limits.of(order.customer_id).await?,
             }
         };
-        let Ok(_) = execute(&self.payments, &streams::payment(id), command, meta).await?;
-        Ok(())
+        record(&self.payments, &streams::payment(id), command, trigger).await
     }
 
-    /// Payment: pay back a cancelled order's capture.
-    async fn refund(&self, id: i64, meta: &Metadata) -> Result<(), HandlerError> {
-        let Ok(_) = execute(
-            &self.payments,
-            &streams::payment(id),
-            PaymentCommand::Refund,
-            meta,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Orders: confirm a paid order (a cancelled one stays cancelled; its reactions undo it).
-    async fn confirm(&self, id: i64, meta: &Metadata) -> Result<(), HandlerError> {
-        let _ = execute(
-            &self.orders,
-            &streams::order(id),
-            OrderCommand::Confirm,
-            meta,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Orders: cancel an order that could not be fulfilled.
-    async fn cancel(&self, id: i64, reason: String, meta: &Metadata) -> Result<(), HandlerError> {
-        let _ = execute(
-            &self.orders,
-            &streams::order(id),
-            OrderCommand::Cancel(reason),
-            meta,
-        )
-        .await?;
-        Ok(())
+    async fn refund(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> {
+        if !customer_cancelled(trigger)? {
+            return Ok(Outcome::nothing()); // cancelled after a decline: nothing was captured
+        }
+        let stream = streams::payment(order_id(trigger)?);
+        record(&self.payments, &stream, PaymentCommand::Refund, trigger).await
     }
 }
 
-impl Reactor {
-    async fn react(
-        &self,
-        event: &RecordedEvent,
-        id: i64,
-        meta: &Metadata,
-    ) -> Result<(), HandlerError> {
-        let r = &self.reactions;
-        let customer_cancelled = || -> Result<bool, HandlerError> {
-            Ok(
-                matches!(decode::<OrderEvent>(event)?, OrderEvent::OrderCancelled { reason } if reason == crate::domain::order::CUSTOMER),
-            )
-        };
-        match (self.role, event.event_type.as_str()) {
-            (Role::Inventory, "OrderSubmitted") => r.reserve(id, event, meta).await,
-            (Role::Inventory, "PaymentDeclined") => r.release(id, meta).await,
-            (Role::Inventory, "OrderCancelled") if customer_cancelled()? => {
-                r.release(id, meta).await
-            }
-            (Role::Payment, "InventoryReserved") => r.capture(id, meta).await,
-            (Role::Payment, "OrderCancelled") if customer_cancelled()? => r.refund(id, meta).await,
-            (Role::Orders, "PaymentCaptured") => r.confirm(id, meta).await,
-            (Role::Orders, "PaymentDeclined") => {
-                let PaymentEvent::PaymentDeclined { reason, .. } = decode(event)? else {
-                    return Ok(());
-                };
-                r.cancel(id, format!("payment declined: {reason}"), meta)
-                    .await
-            }
-            (Role::Orders, "InventoryRejected") => {
-                let ReservationEvent::InventoryRejected { reason } = decode(event)? else {
-                    return Ok(());
-                };
-                r.cancel(id, reason, meta).await
-            }
-            _ => Ok(()),
-        }
+impl OrderReactions {
+    async fn confirm(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> {
+        let stream = streams::order(order_id(trigger)?);
+        record(&self.orders, &stream, OrderCommand::Confirm, trigger).await
     }
 
-    /// Whether this role reacts to `event_type` at all.
-    fn listens(&self, event_type: &str) -> bool {
-        let types: &[&str] = match self.role {
-            Role::Inventory => &["OrderSubmitted", "PaymentDeclined", "OrderCancelled"],
-            Role::Payment => &["InventoryReserved", "OrderCancelled"],
-            Role::Orders => &["PaymentCaptured", "PaymentDeclined", "InventoryRejected"],
+    async fn cancel(&self, trigger: &Trigger<'_>) -> Result<Outcome, HandlerError> {
+        let reason = match trigger.event_type() {
+            "PaymentDeclined" => match trigger.decode()? {
+                PaymentEvent::PaymentDeclined { reason, .. } => {
+                    format!("payment declined: {reason}")
+                }
+                _ => return Ok(Outcome::nothing()),
+            },
+            _ => match trigger.decode()? {
+                ReservationEvent::InventoryRejected { reason } => reason,
+                _ => return Ok(Outcome::nothing()),
+            },
         };
-        types.contains(&event_type)
-    }
-}
-
-#[async_trait]
-impl EventHandler for Reactor {
-    async fn handle(&mut self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        if !self.listens(&event.event_type) {
-            return Ok(());
-        }
-        let Some(id) = order_id(event) else {
-            return Ok(());
-        };
-        // A reaction to a failure or a cancellation undoes something: it is a compensation.
-        let compensates = matches!(
-            event.event_type.as_str(),
-            "PaymentDeclined" | "OrderCancelled"
-        );
-        let span = if compensates {
-            tracing::info_span!("ecommerce.compensate", role = ?self.role, trigger = %event.event_type, order = id)
-        } else {
-            tracing::info_span!("ecommerce.react", role = ?self.role, trigger = %event.event_type, order = id)
-        };
-        keel::telemetry::set_parent_from_metadata(&span, &event.metadata);
-        let meta = Metadata {
-            correlation_id: event.metadata.correlation_id,
-            causation_id: Some(event.event_id),
-            ..Metadata::default()
-        };
-        self.react(event, id, &meta).instrument(span).await
+        let stream = streams::order(order_id(trigger)?);
+        record(&self.orders, &stream, OrderCommand::Cancel(reason), trigger).await
     }
 }

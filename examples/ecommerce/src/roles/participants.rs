@@ -3,15 +3,21 @@
 //! through its inbox. Their decisions are also idempotent in the aggregates themselves
 //! (a reservation or a capture per order at most once), so a command that took effect but
 //! whose inbox row was lost to a crash does nothing the second time.
+//!
+//! Commands run concurrently (different sagas) and write through [`Batched`]: the
+//! reservations of one product that arrive together are decided on one state and appended at
+//! once, and the inventory participant, which writes its 40 product streams nearly alone,
+//! keeps their states in memory instead of loading them for every reservation.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use keel::sagas::kafka::{KafkaSagaConfig, serve_participant};
 use keel::sagas::store::PostgresSagaStore;
 use keel::sagas::{CommandEnvelope, CommandHandler, Participant, ReplyOutcome};
 use keel::store::PostgresStore;
-use keel::{Aggregate, CommandError, Metadata, Repository};
+use keel::{Aggregate, Metadata, Repository, SnapshotPolicy};
 use serde_json::Value;
 
 use crate::domain::customer::Customer;
@@ -21,6 +27,7 @@ use crate::domain::payment::{Payment, PaymentCommand};
 use crate::domain::streams;
 use crate::sagas::OrderFulfilment;
 use crate::settings::Settings;
+use crate::store::{Batched, Refused};
 
 /// Runs participant `name` (`inventory` or `payment`) until `shutdown`.
 pub async fn run(
@@ -35,7 +42,7 @@ pub async fn run(
     match name {
         "inventory" => {
             let handler = InventoryHandler {
-                inventory: crate::store::inventory(store),
+                inventory: inventory_writer(store),
             };
             serve(
                 Arc::new(Participant::new(name, handler, inbox)),
@@ -47,8 +54,8 @@ pub async fn run(
         }
         "payment" => {
             let handler = PaymentHandler {
-                payments: crate::store::payments(store.clone()),
-                customers: Repository::new(store),
+                payments: Batched::new(store.clone(), SnapshotPolicy::never()),
+                credit_limits: CreditLimits::new(store),
             };
             serve(
                 Arc::new(Participant::new(name, handler, inbox)),
@@ -117,25 +124,32 @@ pub fn failed(participant: &str, reason: impl std::fmt::Display) -> keel::sagas:
     }
 }
 
-/// Executes `command`, loading again after a conflict (another command on the same stream).
-pub async fn execute<A: Aggregate>(
-    repo: &Repository<A, PostgresStore>,
+/// The inventory participant's writer: it keeps its product streams' states in memory.
+pub fn inventory_writer(store: PostgresStore) -> Batched<Inventory> {
+    Batched::new(store, crate::store::INVENTORY_SNAPSHOTS).keeping_state()
+}
+
+/// Executes `command` with the commands queued for the same stream: the state after it, or
+/// the aggregate's refusal; a store failure is an infrastructure error (the command comes
+/// again).
+pub async fn execute<A: Aggregate + Clone>(
+    writer: &Batched<A>,
     stream: &str,
     command: A::Command,
     metadata: &Metadata,
-) -> keel::sagas::Result<Result<A, A::Error>>
+) -> keel::sagas::Result<Result<Arc<A>, A::Error>>
 where
     A::Command: Clone,
 {
-    match crate::store::execute_retrying(repo, stream, command, metadata, 10).await {
+    match writer.execute(stream, command, metadata.clone()).await {
         Ok(done) => Ok(Ok(done.state)),
-        Err(CommandError::Rejected(error)) => Ok(Err(error)),
+        Err(Refused::Rejected(error)) => Ok(Err(error)),
         Err(error) => Err(failed(A::TYPE, error)),
     }
 }
 
 struct InventoryHandler {
-    inventory: Repository<Inventory, PostgresStore>,
+    inventory: Batched<Inventory>,
 }
 
 #[async_trait]
@@ -159,61 +173,111 @@ impl CommandHandler for InventoryHandler {
     }
 }
 
-/// Holds every line of order `order_id` on its product's stock, or none: when one line cannot
-/// be held, the lines held before it are returned and the reason is given. Holding twice holds
-/// nothing more.
+/// Holds every line of order `order_id` on its product's stock, or none: the lines are
+/// reserved concurrently, and when one cannot be held, the lines that were are returned and the
+/// reason is given. Holding twice holds nothing more.
 pub async fn reserve_lines(
-    inventory: &Repository<Inventory, PostgresStore>,
+    inventory: &Batched<Inventory>,
     order_id: i64,
     lines: &[Line],
     metadata: &Metadata,
 ) -> keel::sagas::Result<Result<(), String>> {
-    for (i, line) in lines.iter().enumerate() {
-        let reserve = InventoryCommand::Reserve {
+    let reserve = |line: &Line| {
+        let command = InventoryCommand::Reserve {
             order_id,
             quantity: line.quantity,
         };
-        if let Err(InventoryError::Insufficient { wanted, available }) = execute(
-            inventory,
-            &streams::inventory(line.product_id),
-            reserve,
-            metadata,
-        )
-        .await?
-        {
-            release_lines(inventory, order_id, &lines[..i], metadata).await?;
-            return Ok(Err(format!(
-                "insufficient stock of product {}: {wanted} wanted, {available} available",
-                line.product_id
-            )));
+        let stream = streams::inventory(line.product_id);
+        async move { execute(inventory, &stream, command, metadata).await }
+    };
+    let outcomes = futures::future::join_all(lines.iter().map(reserve)).await;
+    let mut held = Vec::new();
+    let mut refusal = None;
+    for (line, outcome) in lines.iter().zip(outcomes) {
+        match outcome {
+            Ok(Ok(_)) => held.push(line.clone()),
+            Ok(Err(InventoryError::Insufficient { wanted, available })) => {
+                refusal.get_or_insert(format!(
+                    "insufficient stock of product {}: {wanted} wanted, {available} available",
+                    line.product_id
+                ));
+            }
+            Err(error) => {
+                // Return what was held before the command comes again.
+                release_lines(inventory, order_id, &held, metadata).await?;
+                return Err(error);
+            }
         }
     }
-    Ok(Ok(()))
+    match refusal {
+        None => Ok(Ok(())),
+        Some(reason) => {
+            release_lines(inventory, order_id, &held, metadata).await?;
+            Ok(Err(reason))
+        }
+    }
 }
 
 /// Returns what order `order_id` holds of each line's product (nothing when it holds nothing).
 pub async fn release_lines(
-    inventory: &Repository<Inventory, PostgresStore>,
+    inventory: &Batched<Inventory>,
     order_id: i64,
     lines: &[Line],
     metadata: &Metadata,
 ) -> keel::sagas::Result<()> {
-    for line in lines {
-        let release = InventoryCommand::Release { order_id };
-        let _ = execute(
-            inventory,
-            &streams::inventory(line.product_id),
-            release,
-            metadata,
-        )
-        .await?;
+    let release = |line: &Line| {
+        let command = InventoryCommand::Release { order_id };
+        let stream = streams::inventory(line.product_id);
+        async move { execute(inventory, &stream, command, metadata).await }
+    };
+    for outcome in futures::future::join_all(lines.iter().map(release)).await {
+        let _ = outcome?;
     }
     Ok(())
 }
 
 struct PaymentHandler {
-    payments: Repository<Payment, PostgresStore>,
+    payments: Batched<Payment>,
+    credit_limits: CreditLimits,
+}
+
+/// Customers' credit limits. A customer's limit is part of its registration (the `Customer`
+/// aggregate records no change of it), so it is read once per customer and kept.
+pub struct CreditLimits {
     customers: Repository<Customer, PostgresStore>,
+    known: Mutex<HashMap<i64, i64>>,
+}
+
+impl CreditLimits {
+    /// The limits of the customers in `store`.
+    pub fn new(store: PostgresStore) -> Self {
+        Self {
+            customers: Repository::new(store),
+            known: Mutex::default(),
+        }
+    }
+
+    /// Customer `id`'s credit limit, in cents (0 for a customer not registered yet).
+    pub async fn of(&self, id: i64) -> keel::Result<i64> {
+        let known = |limits: &Mutex<HashMap<i64, i64>>| {
+            limits
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&id)
+                .copied()
+        };
+        if let Some(limit) = known(&self.known) {
+            return Ok(limit);
+        }
+        let customer = self.customers.load(&streams::customer(id)).await?.state;
+        if customer.registered {
+            self.known
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, customer.credit_limit_cents);
+        }
+        Ok(customer.credit_limit_cents)
+    }
 }
 
 #[async_trait]
@@ -223,19 +287,19 @@ impl CommandHandler for PaymentHandler {
         let stream = streams::payment(order.order_id);
         match command.command_type.as_str() {
             "CapturePayment" => {
-                let customer = self
-                    .customers
-                    .load(&streams::customer(order.customer_id))
+                let credit_limit_cents = self
+                    .credit_limits
+                    .of(order.customer_id)
                     .await
                     .map_err(|e| failed("payment", e))?;
                 let capture = PaymentCommand::Capture {
                     customer_id: order.customer_id,
                     amount_cents: order.total_cents,
-                    credit_limit_cents: customer.state.credit_limit_cents,
+                    credit_limit_cents,
                 };
                 let Ok(payment) =
                     execute(&self.payments, &stream, capture, &Metadata::default()).await?;
-                Ok(match payment.declined {
+                Ok(match &payment.declined {
                     Some(reason) => ReplyOutcome::Failure {
                         reason: format!("payment declined: {reason}"),
                     },

@@ -53,9 +53,12 @@ pub async fn runner<M: ReadModel>(
     es.index = index.to_owned();
     let mut redis = M::redis(&settings.redis).ok_or("the read model declares no Redis sink")?;
     redis.key_prefix = key_prefix.to_owned();
-    // Flush a partial batch 5 ms after its first event: reads follow writes closely.
+    // Flush a partial batch 5 ms after its first event: reads follow writes closely. Live
+    // batches are small, and an Elasticsearch `_bulk` takes far longer than a Redis pipeline:
+    // with more batches in flight, Redis is not held back by Elasticsearch's round trips.
     let config = RunnerConfig {
         flush_timeout_ms: 5,
+        max_in_flight_requests: 8,
         ..RunnerConfig::default()
     };
     Ok(ProjectionRunner::new(store.clone(), Declared::<M>::new())

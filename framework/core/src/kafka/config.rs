@@ -93,6 +93,18 @@ pub struct ConsumerConfig {
     /// Appended to a message's topic to name its dead-letter topic (default `.dlq`, not empty).
     #[serde(default = "default_dead_letter_suffix")]
     pub dead_letter_suffix: String,
+    /// Which messages are handled one after the other (default [`ProcessingOrder::Key`]: the
+    /// messages of one key, in partition order; different keys concurrently).
+    #[serde(default)]
+    pub processing_order: ProcessingOrder,
+    /// How many received messages may be unfinished at once, running or waiting behind an
+    /// earlier message of their key (default 64, at least 1; 1 handles one message at a time).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How often handled offsets are committed while running, in milliseconds (default 100);
+    /// they are also committed when partitions are revoked and when the consumer stops.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
     /// Extra librdkafka properties, applied to the consumer and to the dead-letter producer
     /// (e.g. `auto.offset.reset`, default `earliest`); `enable.auto.commit` cannot be turned on.
     #[serde(default)]
@@ -100,6 +112,9 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
+    /// The default of [`ConsumerConfig::max_in_flight`].
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
     /// A configuration for group `group_id` reading `topics` on `bootstrap_servers`, with the
     /// defaults.
     pub fn new(
@@ -115,8 +130,25 @@ impl ConsumerConfig {
             backoff_initial_ms: default_backoff_initial_ms(),
             backoff_max_ms: default_backoff_max_ms(),
             dead_letter_suffix: default_dead_letter_suffix(),
+            processing_order: ProcessingOrder::default(),
+            max_in_flight: default_max_in_flight(),
+            commit_interval_ms: default_commit_interval_ms(),
             properties: BTreeMap::new(),
         }
+    }
+
+    /// Sets [`ConsumerConfig::processing_order`].
+    #[must_use]
+    pub fn with_processing_order(mut self, order: ProcessingOrder) -> Self {
+        self.processing_order = order;
+        self
+    }
+
+    /// Sets [`ConsumerConfig::max_in_flight`].
+    #[must_use]
+    pub fn with_max_in_flight(mut self, max_in_flight: usize) -> Self {
+        self.max_in_flight = max_in_flight;
+        self
     }
 
     /// The dead-letter topic of messages read from `topic`: `<topic><dead_letter_suffix>`.
@@ -135,6 +167,9 @@ impl ConsumerConfig {
         }
         if self.max_attempts == 0 {
             return Err(config_error("max_attempts", "must be at least 1"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(config_error("max_in_flight", "must be at least 1"));
         }
         require_non_empty("dead_letter_suffix", &self.dead_letter_suffix)?;
         if self
@@ -183,6 +218,37 @@ impl ConsumerConfig {
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         backoff(self.backoff_initial_ms, self.backoff_max_ms, attempt)
     }
+
+    /// Whether the group rebalances incrementally: `partition.assignment.strategy` is
+    /// `cooperative-sticky`, or `group.protocol` is `consumer` (KIP-848).
+    pub(crate) fn cooperative_rebalancing(&self) -> bool {
+        let property = |key: &str| self.properties.get(key).map(|v| v.trim());
+        property("partition.assignment.strategy") == Some("cooperative-sticky")
+            || property("group.protocol") == Some("consumer")
+    }
+
+    pub(crate) fn commit_interval(&self) -> Duration {
+        Duration::from_millis(self.commit_interval_ms.max(1))
+    }
+}
+
+/// Which messages a [`KafkaConsumer`](super::KafkaConsumer) handles one after the other; the
+/// others run concurrently, up to [`ConsumerConfig::max_in_flight`]. Whatever the order,
+/// offsets are committed only up to the first message not yet finished in each partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessingOrder {
+    /// Messages with the same key (one entity, one saga) in the same partition are handled in
+    /// offset order, one at a time; different keys run concurrently. Messages without a key
+    /// share one queue per partition. The default, as in Confluent's parallel consumer.
+    #[default]
+    Key,
+    /// A partition's messages are handled in offset order, one at a time; different
+    /// partitions run concurrently (a plain Kafka consumer's order).
+    Partition,
+    /// Every message may run as soon as it arrives, whatever its key (commits still wait for
+    /// the earlier offsets).
+    Unordered,
 }
 
 /// Properties that a producer rejects or warns about.
@@ -278,6 +344,12 @@ fn default_max_attempts() -> u32 {
 fn default_dead_letter_suffix() -> String {
     ".dlq".to_owned()
 }
+fn default_max_in_flight() -> usize {
+    ConsumerConfig::DEFAULT_MAX_IN_FLIGHT
+}
+fn default_commit_interval_ms() -> u64 {
+    100
+}
 
 #[cfg(test)]
 mod tests {
@@ -301,6 +373,15 @@ mod tests {
         assert_eq!(config, ConsumerConfig::new("b:9092", "g", ["t"]));
         assert_eq!(config.max_attempts, 5);
         assert_eq!(config.dead_letter_suffix, ".dlq");
+        assert_eq!(config.processing_order, ProcessingOrder::Key);
+        assert_eq!(config.max_in_flight, 64);
+        let partition: ConsumerConfig = serde_json::from_str(
+            r#"{"bootstrap_servers": "b:9092", "group_id": "g", "topics": ["t"],
+                "processing_order": "partition", "max_in_flight": 8}"#,
+        )
+        .unwrap();
+        assert_eq!(partition.processing_order, ProcessingOrder::Partition);
+        assert_eq!(partition.max_in_flight, 8);
         let relay: RelayConfig =
             serde_json::from_str(r#"{"bootstrap_servers": "b:9092", "topic": "t"}"#).unwrap();
         assert_eq!(relay, RelayConfig::new("b:9092", "t"));
@@ -329,6 +410,25 @@ mod tests {
         let mut consumer = ConsumerConfig::new("b:9092", "g", ["t"]);
         consumer.dead_letter_suffix = String::new();
         assert!(consumer.validate().is_err());
+        let consumer = ConsumerConfig::new("b:9092", "g", ["t"]).with_max_in_flight(0);
+        assert!(matches!(consumer.validate(),
+                Err(Error::Config { key, .. }) if key == "max_in_flight"));
+    }
+
+    #[test]
+    fn cooperative_rebalancing_follows_the_assignment_strategy() {
+        let mut config = ConsumerConfig::new("b:9092", "g", ["t"]);
+        assert!(!config.cooperative_rebalancing());
+        config.properties.insert(
+            "partition.assignment.strategy".into(),
+            "cooperative-sticky".into(),
+        );
+        assert!(config.cooperative_rebalancing());
+        let mut config = ConsumerConfig::new("b:9092", "g", ["t"]);
+        config
+            .properties
+            .insert("group.protocol".into(), "consumer".into());
+        assert!(config.cooperative_rebalancing());
     }
 
     #[test]

@@ -12,6 +12,6 @@ mod consumer;
 pub mod headers;
 mod relay;
 
-pub use config::{ConsumerConfig, RelayConfig};
+pub use config::{ConsumerConfig, ProcessingOrder, RelayConfig};
 pub use consumer::{ConsumedMessage, HandlerError, KafkaConsumer, MessageHandler};
 pub use relay::OutboxRelay;

@@ -105,6 +105,17 @@ impl EventStore for AnyStore {
     async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>> {
         each!(self, s => s.read_all(after, limit).await)
     }
+    async fn page_ends(
+        &self,
+        after: Position,
+        page: usize,
+        pages: usize,
+    ) -> Result<Option<Vec<Position>>> {
+        each!(self, s => s.page_ends(after, page, pages).await)
+    }
+    async fn read_range(&self, after: Position, through: Position) -> Result<Vec<RecordedEvent>> {
+        each!(self, s => s.read_range(after, through).await)
+    }
     async fn contains_event(&self, event_id: Uuid) -> Result<bool> {
         each!(self, s => s.contains_event(event_id).await)
     }

@@ -56,6 +56,39 @@ pub trait EventStore: Send + Sync + 'static {
     /// reads on from there sees every event exactly once.
     async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>>;
 
+    /// Where the next `pages` pages of up to `page` events after `after` end, for a reader that
+    /// reads several pages at the same time with [`read_range`](Self::read_range): the position
+    /// of every `page`-th event `read_all` would return now, and of the last one, in order
+    /// (empty when nothing is readable). `None` when the backend cannot tell without reading
+    /// the events (the default): read page after page with `read_all` instead.
+    async fn page_ends(
+        &self,
+        after: Position,
+        page: usize,
+        pages: usize,
+    ) -> Result<Option<Vec<Position>>> {
+        let _ = (after, page, pages);
+        Ok(None)
+    }
+
+    /// The events after `after` up to and including `through`, in global order, never one that
+    /// `read_all` would not return now. When `through` is a position `page_ends` or `read_all`
+    /// returned, nothing before it can still commit, so the range is complete: a reader may
+    /// read consecutive ranges at the same time and hand them over in order.
+    async fn read_range(&self, after: Position, through: Position) -> Result<Vec<RecordedEvent>> {
+        let mut events = Vec::new();
+        let mut cursor = after;
+        while cursor < through {
+            let page = self.read_all(cursor, 1000).await?;
+            let Some(last) = page.last().map(|e| e.position) else {
+                break;
+            };
+            events.extend(page.into_iter().take_while(|e| e.position <= through));
+            cursor = last;
+        }
+        Ok(events)
+    }
+
     /// Whether an event with this id is stored.
     async fn contains_event(&self, event_id: Uuid) -> Result<bool>;
 

@@ -159,17 +159,22 @@ impl EventStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?
                 .map_or(0, to_u64);
-        let mut stored = std::collections::HashSet::new();
-        for event in &events {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT seq FROM keel_events WHERE event_id = ?1")
-                    .bind(event.event_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if found.is_some() {
-                stored.insert(event.event_id);
-            }
-        }
+        // One query for every id of the batch: the ids travel as a JSON array of hex strings.
+        let ids = serde_json::Value::from(
+            events
+                .iter()
+                .map(|e| e.event_id.simple().to_string())
+                .collect::<Vec<_>>(),
+        );
+        let stored: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+            "SELECT event_id FROM keel_events \
+             WHERE event_id IN (SELECT unhex(value) FROM json_each(?1))",
+        )
+        .bind(ids.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let (fresh, duplicates) = match plan(stream_id, expected, actual, events, |id| {
             stored.contains(id)
         })? {

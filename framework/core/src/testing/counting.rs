@@ -16,12 +16,14 @@ use crate::store::{
     Snapshot, SnapshotStore, StreamQuery,
 };
 
-/// Wraps a store and counts the events `read_stream` returned and the snapshots loaded.
+/// Wraps a store and counts the events `read_stream` returned, the snapshots loaded and the
+/// checkpoint reads.
 #[derive(Debug, Clone)]
 pub struct CountingStore<S> {
     inner: S,
     events_read: Arc<AtomicUsize>,
     snapshots_loaded: Arc<AtomicUsize>,
+    checkpoints_loaded: Arc<AtomicUsize>,
 }
 
 impl<S> CountingStore<S> {
@@ -31,6 +33,7 @@ impl<S> CountingStore<S> {
             inner,
             events_read: Arc::default(),
             snapshots_loaded: Arc::default(),
+            checkpoints_loaded: Arc::default(),
         }
     }
 
@@ -44,10 +47,16 @@ impl<S> CountingStore<S> {
         self.snapshots_loaded.load(Ordering::SeqCst)
     }
 
-    /// Sets both counters to 0.
+    /// Calls of `load_checkpoint` since the last reset.
+    pub fn checkpoints_loaded(&self) -> usize {
+        self.checkpoints_loaded.load(Ordering::SeqCst)
+    }
+
+    /// Sets every counter to 0.
     pub fn reset(&self) {
         self.events_read.store(0, Ordering::SeqCst);
         self.snapshots_loaded.store(0, Ordering::SeqCst);
+        self.checkpoints_loaded.store(0, Ordering::SeqCst);
     }
 }
 
@@ -70,6 +79,19 @@ impl<S: EventStore> EventStore for CountingStore<S> {
 
     async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>> {
         self.inner.read_all(after, limit).await
+    }
+
+    async fn page_ends(
+        &self,
+        after: Position,
+        page: usize,
+        pages: usize,
+    ) -> Result<Option<Vec<Position>>> {
+        self.inner.page_ends(after, page, pages).await
+    }
+
+    async fn read_range(&self, after: Position, through: Position) -> Result<Vec<RecordedEvent>> {
+        self.inner.read_range(after, through).await
     }
 
     async fn contains_event(&self, event_id: Uuid) -> Result<bool> {
@@ -111,6 +133,7 @@ impl<S: SnapshotStore> SnapshotStore for CountingStore<S> {
 #[async_trait]
 impl<S: CheckpointStore> CheckpointStore for CountingStore<S> {
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Position>> {
+        self.checkpoints_loaded.fetch_add(1, Ordering::SeqCst);
         self.inner.load_checkpoint(name).await
     }
 

@@ -3,6 +3,8 @@
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path};
 
+use crate::attr;
+
 /// What `#[event(...)]` on the enum says.
 pub(crate) struct Container {
     /// The path generated code starts from: `#[event(crate = "...")]`, else `::keel`.
@@ -26,24 +28,22 @@ pub(crate) fn default_root() -> Path {
 /// Reads the `#[event(...)]` attributes of the enum.
 pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<Container> {
     let mut root: Option<Path> = None;
-    for attr in event_attrs(attrs) {
+    for attr in attr::named(attrs, "event") {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("crate") {
-                let lit = string(&meta, "crate = \"keel\"")?;
-                let path = lit.parse::<Path>().map_err(|_| {
-                    syn::Error::new_spanned(&lit, "`crate` must be a path, like `crate = \"keel\"`")
-                })?;
-                set_once(&meta, &mut root, path)
+                let path = attr::crate_path(&meta, "keel")?;
+                attr::set_once(&meta, &mut root, path)
             } else if meta.path.is_ident("name") || meta.path.is_ident("version") {
                 Err(meta.error(format!(
                     "`{}` goes on a variant, not on the enum",
-                    key(&meta)
+                    attr::key(&meta)
                 )))
             } else {
-                Err(meta.error(format!(
-                    "unknown key `{}` in `#[event(...)]` on an enum; expected `crate`",
-                    key(&meta)
-                )))
+                Err(attr::unknown(
+                    &meta,
+                    "`#[event(...)]` on an enum",
+                    &["crate"],
+                ))
             }
         })?;
     }
@@ -55,24 +55,28 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<Container> {
 /// Reads the `#[event(...)]` attributes of a variant.
 pub(crate) fn variant(attrs: &[Attribute]) -> syn::Result<Variant> {
     let mut variant = Variant::default();
-    for attr in event_attrs(attrs) {
+    for attr in attr::named(attrs, "event") {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("name") {
-                let lit = string(&meta, "name = \"AccountOpened\"")?;
+                let lit = attr::string(&meta)?;
                 if lit.value().trim().is_empty() {
-                    return Err(syn::Error::new_spanned(lit, "an event type name must not be empty"));
+                    return Err(syn::Error::new_spanned(
+                        lit,
+                        "an event type name must not be empty",
+                    ));
                 }
-                set_once(&meta, &mut variant.name, lit)
+                attr::set_once(&meta, &mut variant.name, lit)
             } else if meta.path.is_ident("version") {
                 let version = version(&meta)?;
-                set_once(&meta, &mut variant.version, version)
+                attr::set_once(&meta, &mut variant.version, version)
             } else if meta.path.is_ident("crate") {
                 Err(meta.error("`crate` goes on the enum, not on a variant"))
             } else {
-                Err(meta.error(format!(
-                    "unknown key `{}` in `#[event(...)]` on a variant; expected `name` or `version`",
-                    key(&meta)
-                )))
+                Err(attr::unknown(
+                    &meta,
+                    "`#[event(...)]` on a variant",
+                    &["name", "version"],
+                ))
             }
         })?;
     }
@@ -81,40 +85,7 @@ pub(crate) fn variant(attrs: &[Attribute]) -> syn::Result<Variant> {
 
 /// Where a misplaced `#[event(...)]` (on a field) is, if any.
 pub(crate) fn first_event_attr(attrs: &[Attribute]) -> Option<&Attribute> {
-    event_attrs(attrs).next()
-}
-
-/// The attributes named `event`.
-fn event_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
-    attrs.iter().filter(|attr| attr.path().is_ident("event"))
-}
-
-/// The key as written, for messages.
-fn key(meta: &ParseNestedMeta<'_>) -> String {
-    let path = &meta.path;
-    quote::quote!(#path).to_string().replace(' ', "")
-}
-
-/// Stores a key's value, refusing a key given twice.
-fn set_once<T>(meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(meta.error(format!("duplicate `{}` in `#[event(...)]`", key(meta))));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-/// The value of `key = "..."`, which must be a string literal (`example` shows one).
-fn string(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitStr> {
-    match meta.value()?.parse::<Expr>()? {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Ok(lit),
-        other => Err(syn::Error::new_spanned(
-            other,
-            format!("`{}` must be a string literal, like `{example}`", key(meta)),
-        )),
-    }
+    attr::named(attrs, "event").next()
 }
 
 /// The value of `version = N`: an integer literal from 1 that fits a `u32`.

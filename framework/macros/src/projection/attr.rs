@@ -4,6 +4,8 @@
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitInt, LitStr, Path, Type};
 
+use crate::attr::{self, set_once, string};
+
 /// What the struct's `#[projection(...)]` attributes say.
 #[derive(Default)]
 pub(crate) struct Container {
@@ -55,15 +57,15 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<Container> {
     for attr in projection_attrs(attrs) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("crate") {
-                let lit = string(&meta)?;
-                let path = lit.parse::<Path>().map_err(|_| {
-                    syn::Error::new_spanned(&lit, "`crate` must be a path, like `crate = \"keel_projections\"`")
-                })?;
+                let path = attr::crate_path(&meta, "keel_projections")?;
                 set_once(&meta, &mut c.root, path)
             } else if meta.path.is_ident("name") {
                 let lit = string(&meta)?;
                 if lit.value().trim().is_empty() {
-                    return Err(syn::Error::new_spanned(lit, "a projection name must not be empty"));
+                    return Err(syn::Error::new_spanned(
+                        lit,
+                        "a projection name must not be empty",
+                    ));
                 }
                 set_once(&meta, &mut c.name, lit)
             } else if meta.path.is_ident("event") {
@@ -96,10 +98,21 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<Container> {
                 let redis = redis(&meta)?;
                 set_once(&meta, &mut c.redis, redis)
             } else {
-                Err(meta.error(format!(
-                    "unknown key `{}` in `#[projection(...)]`; expected `name`, `event`, `events`, `key`, `stream_prefix`, `on`, `elasticsearch`, `redis` or `crate`",
-                    key(&meta)
-                )))
+                Err(attr::unknown(
+                    &meta,
+                    "`#[projection(...)]`",
+                    &[
+                        "name",
+                        "event",
+                        "events",
+                        "key",
+                        "stream_prefix",
+                        "on",
+                        "elasticsearch",
+                        "redis",
+                        "crate",
+                    ],
+                ))
             }
         })?;
     }
@@ -115,10 +128,11 @@ pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<Option<LitStr>> {
                 let lit = string(&meta)?;
                 set_once(&meta, &mut es_type, lit)
             } else {
-                Err(meta.error(format!(
-                    "unknown key `{}` in `#[projection(...)]` on a field; expected `es_type`",
-                    key(&meta)
-                )))
+                Err(attr::unknown(
+                    &meta,
+                    "`#[projection(...)]` on a field",
+                    &["es_type"],
+                ))
             }
         })?;
     }
@@ -134,7 +148,7 @@ fn elasticsearch(meta: &ParseNestedMeta<'_>) -> syn::Result<Elasticsearch> {
         } else {
             Err(inner.error(format!(
                 "unknown Elasticsearch sink option `{}`; expected `index`",
-                key(&inner)
+                attr::key(&inner)
             )))
         }
     })?;
@@ -182,7 +196,7 @@ fn redis(meta: &ParseNestedMeta<'_>) -> syn::Result<Redis> {
         } else {
             Err(inner.error(format!(
                 "unknown Redis sink option `{}`; expected `prefix`, `ttl` or `format`",
-                key(&inner)
+                attr::key(&inner)
             )))
         }
     })?;
@@ -192,38 +206,11 @@ fn redis(meta: &ParseNestedMeta<'_>) -> syn::Result<Redis> {
 
 /// The attributes named `projection`.
 pub(crate) fn projection_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
-    attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("projection"))
+    attr::named(attrs, "projection")
 }
 
 fn single_ident(path: &Path) -> syn::Result<Ident> {
     path.get_ident().cloned().ok_or_else(|| {
         syn::Error::new_spanned(path, "expected an event type name, like `OrderPlaced`")
     })
-}
-
-fn key(meta: &ParseNestedMeta<'_>) -> String {
-    let path = &meta.path;
-    quote::quote!(#path).to_string().replace(' ', "")
-}
-
-fn set_once<T>(meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(meta.error(format!("duplicate `{}` in `#[projection(...)]`", key(meta))));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
-    match meta.value()?.parse::<Expr>()? {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Ok(lit),
-        other => Err(syn::Error::new_spanned(
-            other,
-            format!("`{}` must be a string literal", key(meta)),
-        )),
-    }
 }

@@ -1,7 +1,9 @@
 //! The `#[saga(...)]` attributes on a struct: `name`, `crate` and one `step(...)` per step.
 
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path};
+use syn::{Attribute, LitInt, LitStr, Path};
+
+use crate::attr;
 
 /// What the attributes say, before validation.
 pub(crate) struct SagaAttrs {
@@ -40,28 +42,23 @@ pub(crate) fn parse(attrs: &[Attribute]) -> syn::Result<SagaAttrs> {
         root: None,
         steps: Vec::new(),
     };
-    for attr in attrs.iter().filter(|a| a.path().is_ident("saga")) {
+    for attr in attr::named(attrs, "saga") {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("name") {
-                let lit = string(&meta)?;
-                set_once(&meta, &mut out.name, lit)
+                let lit = attr::string(&meta)?;
+                attr::set_once(&meta, &mut out.name, lit)
             } else if meta.path.is_ident("crate") {
-                let lit = string(&meta)?;
-                let path = lit.parse::<Path>().map_err(|_| {
-                    syn::Error::new_spanned(
-                        &lit,
-                        "`crate` must be a path, like `crate = \"keel::sagas\"`",
-                    )
-                })?;
-                set_once(&meta, &mut out.root, path)
+                let path = attr::crate_path(&meta, "keel::sagas")?;
+                attr::set_once(&meta, &mut out.root, path)
             } else if meta.path.is_ident("step") {
                 out.steps.push(step(&meta)?);
                 Ok(())
             } else {
-                Err(meta.error(format!(
-                    "unknown key `{}` in `#[saga(...)]`; expected `name`, `crate` or `step(...)`",
-                    key(&meta)
-                )))
+                Err(attr::unknown(
+                    &meta,
+                    "`#[saga(...)]`",
+                    &["name", "crate", "step(...)"],
+                ))
             }
         })?;
     }
@@ -80,96 +77,41 @@ fn step(meta: &ParseNestedMeta<'_>) -> syn::Result<StepAttrs> {
         backoff_ms: None,
     };
     meta.parse_nested_meta(|inner| {
-        if inner.path.is_ident("name") {
-            let lit = non_empty(&inner)?;
-            set_once(&inner, &mut step.name, lit)
+        let slot = if inner.path.is_ident("name") {
+            &mut step.name
         } else if inner.path.is_ident("participant") {
-            let lit = non_empty(&inner)?;
-            set_once(&inner, &mut step.participant, lit)
+            &mut step.participant
         } else if inner.path.is_ident("action") {
-            let lit = non_empty(&inner)?;
-            set_once(&inner, &mut step.action, lit)
+            &mut step.action
         } else if inner.path.is_ident("compensation") {
-            let lit = non_empty(&inner)?;
-            set_once(&inner, &mut step.compensation, lit)
-        } else if inner.path.is_ident("timeout_ms") {
-            let lit = integer(&inner, 1)?;
-            set_once(&inner, &mut step.timeout_ms, lit)
-        } else if inner.path.is_ident("attempts") {
-            let lit = integer(&inner, 1)?;
-            set_once(&inner, &mut step.attempts, lit)
-        } else if inner.path.is_ident("backoff_ms") {
-            let lit = integer(&inner, 0)?;
-            set_once(&inner, &mut step.backoff_ms, lit)
+            &mut step.compensation
         } else {
-            Err(inner.error(format!(
-                "unknown key `{}` in `step(...)`; expected `name`, `participant`, `action`, \
-                 `compensation`, `timeout_ms`, `attempts` or `backoff_ms`",
-                key(&inner)
-            )))
-        }
+            let (slot, min) = if inner.path.is_ident("timeout_ms") {
+                (&mut step.timeout_ms, 1)
+            } else if inner.path.is_ident("attempts") {
+                (&mut step.attempts, 1)
+            } else if inner.path.is_ident("backoff_ms") {
+                (&mut step.backoff_ms, 0)
+            } else {
+                return Err(attr::unknown(
+                    &inner,
+                    "`step(...)`",
+                    &[
+                        "name",
+                        "participant",
+                        "action",
+                        "compensation",
+                        "timeout_ms",
+                        "attempts",
+                        "backoff_ms",
+                    ],
+                ));
+            };
+            let lit = attr::integer(&inner, min)?;
+            return attr::set_once(&inner, slot, lit);
+        };
+        let lit = attr::non_empty(&inner)?;
+        attr::set_once(&inner, slot, lit)
     })?;
     Ok(step)
-}
-
-fn key(meta: &ParseNestedMeta<'_>) -> String {
-    meta.path
-        .get_ident()
-        .map_or_else(|| "?".to_owned(), ToString::to_string)
-}
-
-fn set_once<T>(meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(meta.error(format!("`{}` is given twice", key(meta))));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
-    match meta.value()?.parse::<Expr>()? {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Ok(lit),
-        other => Err(syn::Error::new_spanned(
-            other,
-            format!("`{}` takes a string literal", key(meta)),
-        )),
-    }
-}
-
-fn non_empty(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
-    let lit = string(meta)?;
-    if lit.value().trim().is_empty() {
-        return Err(syn::Error::new_spanned(
-            lit,
-            format!("`{}` must not be empty", key(meta)),
-        ));
-    }
-    Ok(lit)
-}
-
-fn integer(meta: &ParseNestedMeta<'_>, min: u64) -> syn::Result<LitInt> {
-    let lit = match meta.value()?.parse::<Expr>()? {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(lit), ..
-        }) => lit,
-        other => {
-            return Err(syn::Error::new_spanned(
-                other,
-                format!("`{}` takes an integer literal", key(meta)),
-            ));
-        }
-    };
-    match lit.base10_parse::<u32>() {
-        Ok(n) if u64::from(n) >= min => Ok(lit),
-        _ => Err(syn::Error::new_spanned(
-            &lit,
-            format!(
-                "`{}` must be an integer from {min} to {}",
-                key(meta),
-                u32::MAX
-            ),
-        )),
-    }
 }

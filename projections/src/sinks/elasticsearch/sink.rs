@@ -12,6 +12,10 @@ use super::{alias, bulk, mapping};
 use crate::Result;
 use crate::sink::{Change, Sink, Stored, WriteReport};
 
+/// The parts of a `_bulk` reply the outcome needs: each item's status and error (the rest,
+/// index, id, version, shards, ..., is left out of the reply).
+const BULK_REPLY_FIELDS: &str = "errors,items.*.status,items.*.error";
+
 /// Writes documents to one Elasticsearch index (or alias); see the [module](super).
 #[derive(Debug, Clone)]
 pub struct ElasticsearchSink {
@@ -121,7 +125,7 @@ impl Sink for ElasticsearchSink {
             .client
             .send(
                 Method::POST,
-                &format!("_bulk?refresh={refresh}"),
+                &format!("_bulk?refresh={refresh}&filter_path={BULK_REPLY_FIELDS}"),
                 Some(Body::NdJson(bulk::body(&self.config.index, changes))),
             )
             .await?;

@@ -1,11 +1,12 @@
 //! The Redis sink: one key per document (a JSON string or a hash) plus a version key, written
-//! through pipelined calls of a small Lua script that writes only when the stored version is
-//! older, sets the TTL, and keeps a tombstone version after a delete.
+//! through a small Lua script, one call per chunk of up to 500 changes, that writes each change
+//! only when its stored version is older, sets the TTL, and keeps a tombstone version after a
+//! delete.
 //!
 //! | file | role |
 //! |---|---|
 //! | `config.rs` | [`RedisSinkConfig`]: url, `key.prefix`, `ttl.secs`, `format`, ... |
-//! | `script.rs` | the Lua version guard and how a change becomes its call |
+//! | `script.rs` | the Lua version guard and how a chunk of changes becomes one call |
 //! | `codec.rs` | documents to and from Redis values (JSON string or hash fields) |
 //! | `sink.rs` | [`RedisSink`]: load with one pipeline, write with one pipeline |
 //! | `read.rs` | documents and versions under one key prefix, in one pipeline |

@@ -1,32 +1,52 @@
-//! The Lua version guard: one call per change, run atomically by Redis.
+//! The Lua version guard: one call writes a chunk of changes, each only when its stored version
+//! is older, atomically for the chunk.
 
 use redis::Script;
 
-/// `KEYS[1]` the document, `KEYS[2]` its version key; `ARGV[1]` the operation (`json`, `hash` or
-/// `del`), `ARGV[2]` the new version, `ARGV[3]` the TTL in ms (0: none), `ARGV[4]` the tombstone
-/// TTL in ms, then the JSON string or the hash's field/value pairs. Returns 1 when written, 0
-/// when the stored version is the same or newer.
+/// Most changes one script call writes: a chunk blocks Redis for its run (a few ms), so a large
+/// batch is sent as several calls in one pipeline.
+pub(crate) const CHUNK: usize = 500;
+
+/// `KEYS` are pairs: a document, then its version key. `ARGV[1]` is the TTL in ms (0: none),
+/// `ARGV[2]` the tombstone TTL in ms, then per pair: the operation (`json`, `hash` or `del`),
+/// the new version, the count `n` of values that follow, and those values (the JSON string, or
+/// the hash's field/value pairs). Returns one 1 (written) or 0 (the stored version is the same
+/// or newer) per pair.
 const SOURCE: &str = r"
-local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-local new = tonumber(ARGV[2])
-if current >= new then return 0 end
-local ttl = tonumber(ARGV[3])
-redis.call('DEL', KEYS[1])
-if ARGV[1] == 'del' then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
-  return 1
+local ttl = tonumber(ARGV[1])
+local tombstone = ARGV[2]
+local at = 3
+local out = {}
+for k = 1, #KEYS, 2 do
+  local op, version, n = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  local first = at + 3
+  at = first + n
+  local current = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+  if current >= tonumber(version) then
+    out[#out + 1] = 0
+  else
+    if op == 'del' then
+      redis.call('DEL', KEYS[k])
+      redis.call('SET', KEYS[k + 1], version, 'PX', tombstone)
+    else
+      if op == 'json' then
+        redis.call('SET', KEYS[k], ARGV[first])
+      else
+        redis.call('DEL', KEYS[k])
+        if n > 0 then
+          redis.call('HSET', KEYS[k], unpack(ARGV, first, first + n - 1))
+        end
+      end
+      redis.call('SET', KEYS[k + 1], version)
+      if ttl > 0 then
+        redis.call('PEXPIRE', KEYS[k], ttl)
+        redis.call('PEXPIRE', KEYS[k + 1], ttl)
+      end
+    end
+    out[#out + 1] = 1
+  end
 end
-if ARGV[1] == 'json' then
-  redis.call('SET', KEYS[1], ARGV[5])
-elseif #ARGV >= 6 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-end
-redis.call('SET', KEYS[2], ARGV[2])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-return 1
+return out
 ";
 
 /// The guard script (its SHA1 is what the pipeline calls).
@@ -34,7 +54,7 @@ pub(crate) fn guard() -> Script {
     Script::new(SOURCE)
 }
 
-/// What one call writes.
+/// What one change writes.
 pub(crate) enum Write<'a> {
     /// A JSON string.
     Json(String),
@@ -44,40 +64,93 @@ pub(crate) enum Write<'a> {
     Delete,
 }
 
-/// Appends the `EVALSHA` of one change to `pipe`.
-pub(crate) fn add_call(
-    pipe: &mut redis::Pipeline,
-    sha: &str,
-    keys: [&str; 2],
-    version: u64,
-    ttl_ms: u64,
-    tombstone_ttl_ms: u64,
-    write: &Write<'_>,
-) {
-    let op = match write {
-        Write::Json(_) => "json",
-        Write::Hash(_) => "hash",
-        Write::Delete => "del",
-    };
-    let cmd = pipe
-        .cmd("EVALSHA")
-        .arg(sha)
-        .arg(2)
-        .arg(keys[0])
-        .arg(keys[1])
-        .arg(op)
-        .arg(version)
-        .arg(ttl_ms)
-        .arg(tombstone_ttl_ms);
-    match write {
-        Write::Json(text) => {
-            cmd.arg(text);
+/// One script call under construction: the keys and the per-change arguments.
+pub(crate) struct Call {
+    keys: Vec<String>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Call {
+    /// An empty call with these TTLs.
+    pub(crate) fn new(ttl_ms: u64, tombstone_ttl_ms: u64) -> Self {
+        Self {
+            keys: Vec::new(),
+            args: vec![
+                ttl_ms.to_string().into_bytes(),
+                tombstone_ttl_ms.to_string().into_bytes(),
+            ],
         }
-        Write::Hash(fields) => {
-            for (field, value) in *fields {
-                cmd.arg(field).arg(value);
-            }
+    }
+
+    /// How many changes it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len() / 2
+    }
+
+    /// Adds one change: the document key, its version key, the version and what to write.
+    pub(crate) fn add(&mut self, keys: [String; 2], version: u64, write: Write<'_>) {
+        let [doc, version_key] = keys;
+        self.keys.push(doc);
+        self.keys.push(version_key);
+        let (op, values): (&str, Vec<Vec<u8>>) = match write {
+            Write::Json(text) => ("json", vec![text.into_bytes()]),
+            Write::Hash(fields) => (
+                "hash",
+                fields
+                    .iter()
+                    .flat_map(|(f, v)| [f.clone().into_bytes(), v.clone().into_bytes()])
+                    .collect(),
+            ),
+            Write::Delete => ("del", Vec::new()),
+        };
+        self.args.push(op.as_bytes().to_vec());
+        self.args.push(version.to_string().into_bytes());
+        self.args.push(values.len().to_string().into_bytes());
+        self.args.extend(values);
+    }
+
+    /// Appends the `EVALSHA` of this call to `pipe`.
+    pub(crate) fn add_to(&self, pipe: &mut redis::Pipeline, sha: &str) {
+        let cmd = pipe.cmd("EVALSHA").arg(sha).arg(self.keys.len());
+        for key in &self.keys {
+            cmd.arg(key);
         }
-        Write::Delete => {}
+        for arg in &self.args {
+            cmd.arg(arg.as_slice());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_holds_key_pairs_and_counted_values() {
+        let mut call = Call::new(0, 1000);
+        call.add(
+            ["d:a".into(), "d:~version:a".into()],
+            3,
+            Write::Json("{}".into()),
+        );
+        let fields = [("s".to_owned(), "x".to_owned())];
+        call.add(
+            ["d:b".into(), "d:~version:b".into()],
+            4,
+            Write::Hash(&fields),
+        );
+        call.add(["d:c".into(), "d:~version:c".into()], 5, Write::Delete);
+        assert_eq!(call.len(), 3);
+        let args: Vec<String> = call
+            .args
+            .iter()
+            .map(|a| String::from_utf8(a.clone()).unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "0", "1000", "json", "3", "1", "{}", "hash", "4", "2", "s", "x", "del", "5", "0"
+            ]
+        );
     }
 }

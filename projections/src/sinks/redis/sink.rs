@@ -1,4 +1,5 @@
-//! [`RedisSink`]: loads with one pipeline, writes with one pipeline of guarded script calls.
+//! [`RedisSink`]: loads with one pipeline, writes with one pipeline of guarded script calls (one
+//! per chunk of changes).
 
 use std::collections::HashMap;
 
@@ -7,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, RetryMethod, ServerErrorKind};
 
 use super::config::{RedisFormat, RedisSinkConfig, doc_key, version_key};
-use super::script::{self, Write};
+use super::script::{self, Call, Write};
 use super::{codec, generation, read};
 use crate::sink::{Change, Op, Rejected, Sink, Stored, WriteReport};
 use crate::{Error, Result};
@@ -137,6 +138,8 @@ impl RedisSink {
             .map_err(classify)
     }
 
+    /// The batch as a pipeline of guarded script calls (one per [`script::CHUNK`] changes),
+    /// with the index of each change sent, in order, and the changes refused before sending.
     fn pipeline(
         &self,
         prefix: &str,
@@ -148,6 +151,7 @@ impl RedisSink {
         let mut pipe = redis::pipe();
         let mut sent = Vec::with_capacity(changes.len());
         let mut rejected = Vec::new();
+        let mut call = Call::new(ttl_ms, tombstone_ms);
         for (index, change) in changes.iter().enumerate() {
             let fields;
             let write = match (&change.op, self.config.format) {
@@ -167,18 +171,19 @@ impl RedisSink {
                     }
                 },
             };
-            let key = doc_key(prefix, &change.key);
-            let version_key = version_key(prefix, &change.key);
-            script::add_call(
-                &mut pipe,
-                sha,
-                [&key, &version_key],
-                change.version,
-                ttl_ms,
-                tombstone_ms,
-                &write,
-            );
+            let keys = [
+                doc_key(prefix, &change.key),
+                version_key(prefix, &change.key),
+            ];
+            call.add(keys, change.version, write);
             sent.push(index);
+            if call.len() == script::CHUNK {
+                call.add_to(&mut pipe, sha);
+                call = Call::new(ttl_ms, tombstone_ms);
+            }
+        }
+        if call.len() > 0 {
+            call.add_to(&mut pipe, sha);
         }
         (pipe, sent, rejected)
     }
@@ -209,7 +214,7 @@ impl Sink for RedisSink {
             return Ok(report);
         }
         let mut conn = self.conn.clone();
-        let replies: Vec<i64> = match pipe.query_async(&mut conn).await {
+        let replies: Vec<Vec<i64>> = match pipe.query_async(&mut conn).await {
             Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 // The server lost its script cache (restart, SCRIPT FLUSH): load and send again.
                 self.load_script().await?;
@@ -217,7 +222,7 @@ impl Sink for RedisSink {
             }
             other => other.map_err(classify)?,
         };
-        for written in replies {
+        for written in replies.into_iter().flatten() {
             if written == 1 {
                 report.written += 1;
             } else {

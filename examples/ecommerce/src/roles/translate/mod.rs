@@ -1,18 +1,23 @@
 //! `ecommerce translate`: change events from capture become domain events.
 //!
-//! One consumer reads the four table topics. Each change is one command on one aggregate, with
-//! the change's binlog position as `metadata.source`, so its event ids are deterministic and a
-//! re-delivered change appends nothing. An order's row and its item rows arrive on different
+//! One consumer per partition reads the four table topics, handling changes of different rows
+//! concurrently (one row's changes in order). Each change is one command on one aggregate,
+//! with the change's binlog position as `metadata.source`, so its event ids are deterministic
+//! and a re-delivered change appends nothing. Commands to the same stream are batched
+//! ([`store::Batched`]): an order's row and its items, which arrive together, are decided on
+//! one load and appended in one append. An order's row and its item rows arrive on different
 //! topics in any order; the `Order` aggregate submits the order once it has the row and
 //! `item_count` items. A record that is not a change event goes to `<topic>.dlq` with its reason.
 
 pub mod change;
+pub mod traces;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use keel::kafka::{ConsumedMessage, ConsumerConfig, HandlerError, KafkaConsumer, MessageHandler};
-use keel::store::{PostgresStore, StreamQuery};
-use keel::{Aggregate, CommandError, EventStore, Metadata, Repository};
+use keel::store::PostgresStore;
+use keel::{Aggregate, Metadata, SnapshotPolicy};
 use tracing::Instrument;
 
 pub use change::Change;
@@ -22,14 +27,15 @@ use crate::domain::inventory::{Inventory, InventoryCommand};
 use crate::domain::order::{Line, Order, OrderCommand};
 use crate::domain::streams;
 use crate::settings::Settings;
-use crate::store;
+use crate::store::{self, Batched, Refused};
+use traces::OrderTraces;
 
 /// Turns change events into commands on the aggregates.
 pub struct Translator {
-    store: PostgresStore,
-    orders: Repository<Order, PostgresStore>,
-    customers: Repository<Customer, PostgresStore>,
-    inventory: Repository<Inventory, PostgresStore>,
+    orders: Batched<Order>,
+    customers: Batched<Customer>,
+    inventory: Batched<Inventory>,
+    traces: OrderTraces,
 }
 
 /// Runs the translator until `shutdown`.
@@ -74,10 +80,12 @@ impl Translator {
     /// A translator writing to `store`.
     pub fn new(store: PostgresStore) -> Self {
         Self {
-            orders: store::orders(store.clone()),
-            customers: Repository::new(store.clone()),
-            inventory: store::inventory(store.clone()),
-            store,
+            // An order's row and its items come from two topics a few milliseconds apart.
+            orders: Batched::new(store.clone(), store::ORDER_SNAPSHOTS)
+                .lingering(Duration::from_millis(5)),
+            customers: Batched::new(store.clone(), SnapshotPolicy::never()),
+            inventory: Batched::new(store.clone(), store::INVENTORY_SNAPSHOTS),
+            traces: OrderTraces::new(store),
         }
     }
 
@@ -160,22 +168,24 @@ impl Translator {
         }
     }
 
-    /// The span of one change: an item's joins the trace its order row started.
+    /// The span of one change. An order row's starts the order's trace; an item's joins it.
     async fn span(&self, change: &Change) -> tracing::Span {
         let source = &change.source;
         let span = tracing::info_span!("ecommerce.translate", table = %source.table, op = %change.op,
             file = %source.file, pos = source.pos, row = source.row);
-        if source.table == "order_items" {
-            let order_id = change.row().and_then(|r| r.int("order_id"));
-            if let Ok(order_id) = order_id {
-                let first = self
-                    .store
-                    .read_stream(&streams::order(order_id), StreamQuery::all().limit(1))
-                    .await;
-                if let Some(placed) = first.ok().and_then(|events| events.into_iter().next()) {
-                    keel::telemetry::set_parent_from_metadata(&span, &placed.metadata);
+        let order_id = |column| change.row().and_then(|r| r.int(column)).ok();
+        match source.table.as_str() {
+            "orders" if change.before().is_none() => {
+                if let Some(id) = order_id("id") {
+                    self.traces.started(id, &span);
                 }
             }
+            "order_items" => {
+                if let Some(id) = order_id("order_id") {
+                    self.traces.join(id, &span).await;
+                }
+            }
+            _ => {}
         }
         span
     }
@@ -210,10 +220,10 @@ impl Translator {
     }
 }
 
-/// Executes `command`. A conflict (an item of the same order appended by another consumer
-/// meanwhile) is decided again at once, a few times, then left to the consumer's retries.
-pub async fn execute<A: Aggregate>(
-    repo: &Repository<A, PostgresStore>,
+/// Executes `command` with the commands queued for the same stream. A command the aggregate
+/// refuses goes to the dead-letter topic; a store failure is retried.
+pub async fn execute<A: Aggregate + Clone>(
+    writer: &Batched<A>,
     stream: &str,
     command: A::Command,
     meta: Metadata,
@@ -221,16 +231,15 @@ pub async fn execute<A: Aggregate>(
 where
     A::Command: Clone,
 {
-    let outcome = crate::store::execute_retrying(repo, stream, command, &meta, 5).await;
-    match outcome {
+    match writer.execute(stream, command, meta).await {
         Ok(_) => Ok(()),
-        Err(CommandError::Conflict { .. }) => Err(HandlerError::retryable(format!(
-            "`{stream}` changed meanwhile"
-        ))),
-        Err(CommandError::Store(error)) => Err(error.into()),
-        Err(CommandError::Rejected(error)) => Err(HandlerError::permanent(format!(
+        Err(Refused::Rejected(error)) => Err(HandlerError::permanent(format!(
             "`{stream}` refused: {error}"
         ))),
-        Err(other) => Err(HandlerError::permanent(format!("`{stream}`: {other}"))),
+        Err(Refused::Failed {
+            reason,
+            retryable: true,
+        }) => Err(HandlerError::retryable(reason)),
+        Err(Refused::Failed { reason, .. }) => Err(HandlerError::permanent(reason)),
     }
 }

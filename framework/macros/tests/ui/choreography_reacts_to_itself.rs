@@ -1,0 +1,9 @@
+use keel::Choreography;
+
+#[derive(Choreography)]
+#[choreography(name = "order", participant = "inventory")]
+#[choreography(step(name = "reserve", on = ["OrderPlaced", "InventoryReserved"], handler = Self::reserve,
+                    emits = "InventoryReserved"))]
+struct Inventory;
+
+fn main() {}
