@@ -38,6 +38,9 @@ pub struct Figures {
     /// Orders the customer cancelled before they were submitted (the cancellation's row change
     /// was translated before the last item's): they have no fulfilment saga.
     pub cancelled_unsubmitted: usize,
+    /// Orders the customer cancelled after they were confirmed: their orchestrated fulfilment
+    /// saga completed (the cancellation saga undoes them); a choreographed one is compensated.
+    pub cancelled_after_confirmation: usize,
     /// Fulfilment sagas completed.
     pub sagas_confirmed: i64,
     /// Fulfilment sagas compensated.
@@ -174,6 +177,7 @@ pub fn evaluate(o: &Observed) -> (Vec<Check>, Figures) {
             Status::Cancelled => {
                 f.cancelled += 1;
                 f.cancelled_unsubmitted += usize::from(!order.submitted);
+                f.cancelled_after_confirmation += usize::from(order.confirmed);
             }
             other => ended.push(format!("order {id} is {other:?}")),
         }

@@ -85,8 +85,11 @@ impl Report {
             f.sagas_confirmed, f.confirmed
         );
         eprintln!(
-            "sagas compensated          {} (orders cancelled {}, {} of them before submission)",
-            f.sagas_compensated, f.cancelled, f.cancelled_unsubmitted
+            "sagas compensated          {} (orders cancelled {}: {} before submission, {} after confirmation)",
+            f.sagas_compensated,
+            f.cancelled,
+            f.cancelled_unsubmitted,
+            f.cancelled_after_confirmation
         );
         eprintln!(
             "inventory                  {} initial = {} available + {} in confirmed orders",

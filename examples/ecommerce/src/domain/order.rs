@@ -109,6 +109,10 @@ pub struct Order {
     /// a fulfilment saga.
     #[serde(default)]
     pub submitted: bool,
+    /// Whether it was ever confirmed (a customer may cancel a confirmed order: it then ends
+    /// cancelled, its fulfilment saga completed).
+    #[serde(default)]
+    pub confirmed: bool,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
 }
@@ -255,7 +259,10 @@ impl Aggregate for Order {
             OrderEvent::ShippingAddressChanged { shipping_address } => {
                 self.shipping_address.clone_from(shipping_address)
             }
-            OrderEvent::OrderConfirmed => self.status = Status::Confirmed,
+            OrderEvent::OrderConfirmed => {
+                self.status = Status::Confirmed;
+                self.confirmed = true;
+            }
             OrderEvent::OrderCancelled { reason } => {
                 self.status = Status::Cancelled;
                 self.cancel_reason = Some(reason.clone());
@@ -354,6 +361,28 @@ mod tests {
             ])
             .when(OrderCommand::Confirm)
             .then_expect_error(OrderError::Cancelled("customer".into()));
+    }
+
+    #[test]
+    fn a_customer_may_cancel_a_confirmed_order() {
+        AggregateFixture::<Order>::new()
+            .given(vec![
+                placed(1),
+                OrderEvent::OrderItemAdded { line: line(1) },
+                OrderEvent::OrderSubmitted {
+                    customer_id: 1,
+                    lines: vec![line(1)],
+                    total_cents: 300,
+                },
+                OrderEvent::OrderConfirmed,
+            ])
+            .when(OrderCommand::Amend {
+                shipping_address: "a".into(),
+                cancelled: true,
+            })
+            .then_expect_events(vec![OrderEvent::OrderCancelled {
+                reason: "customer".into(),
+            }]);
     }
 
     #[test]
