@@ -13,6 +13,7 @@ use rdkafka::{ClientConfig, Message, TopicPartitionList};
 use tracing::info;
 
 use super::Offset;
+use crate::sink::OffThread;
 use crate::{Error, Result};
 
 /// How long reading the topic back and each write may take.
@@ -23,7 +24,7 @@ pub struct KafkaOffsetStore {
     topic: String,
     key: Vec<u8>,
     client: ClientConfig,
-    producer: FutureProducer,
+    producer: OffThread<FutureProducer>,
 }
 
 impl std::fmt::Debug for KafkaOffsetStore {
@@ -67,7 +68,7 @@ impl KafkaOffsetStore {
             store: format!("Kafka topic {}", spec.topic),
             reason,
         };
-        let admin: AdminClient<DefaultClientContext> = client.create()?;
+        let admin: OffThread<AdminClient<DefaultClientContext>> = OffThread::new(client.create()?);
         let opts = AdminOptions::new().request_timeout(Some(TIMEOUT));
         let new = NewTopic::new(
             spec.topic,
@@ -111,7 +112,7 @@ impl KafkaOffsetStore {
             topic: spec.topic.to_owned(),
             key,
             client,
-            producer: producer_config.create()?,
+            producer: OffThread::new(producer_config.create()?),
         })
     }
 
@@ -136,7 +137,7 @@ impl KafkaOffsetStore {
         let topic = self.topic.clone();
         let key = self.key.clone();
         let latest = tokio::task::spawn_blocking(move || -> Result<Option<Option<Vec<u8>>>> {
-            let consumer: BaseConsumer = consumer_config.create()?;
+            let consumer: OffThread<BaseConsumer> = OffThread::new(consumer_config.create()?);
             let metadata = consumer.fetch_metadata(Some(&topic), TIMEOUT)?;
             let mut ends = Vec::new();
             let mut assignment = TopicPartitionList::new();

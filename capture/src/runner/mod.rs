@@ -173,6 +173,12 @@ impl Capture {
             Target::Kafka => (None, None),
             Target::Consumer(sink, acks) => (Some(sink), Some(acks)),
         };
+        // Created first, the producer connects and gets its producer id while MariaDB is
+        // checked and the schema history read.
+        let kafka = match (&consumer, self.null_sink) {
+            (None, false) => Some(KafkaSink::new(&self.config)?),
+            _ => None,
+        };
         let prepared = match self.prepare().await {
             Ok(Start::Finished(summary)) => return Ok(summary),
             Ok(Start::Run(prepared)) => *prepared,
@@ -183,10 +189,10 @@ impl Capture {
                 };
             }
         };
-        let sink = match consumer {
-            Some(c) => Sink::Consumer(c),
-            None if self.null_sink => Sink::Null,
-            None => Sink::Kafka(KafkaSink::new(&self.config)?),
+        let sink = match (consumer, kafka) {
+            (Some(c), _) => Sink::Consumer(c),
+            (None, Some(k)) => Sink::Kafka(k),
+            (None, None) => Sink::Null,
         };
         let plan::Prepared {
             store,

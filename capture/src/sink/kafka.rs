@@ -14,6 +14,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 
 use super::Record;
 use super::acks::AckBoard;
+use super::off_thread::OffThread;
 use crate::config::ConnectorConfig;
 use crate::{Error, Result};
 
@@ -37,7 +38,7 @@ impl ProducerContext for Reports {
 
 /// The producer.
 pub struct KafkaSink {
-    producer: ThreadedProducer<Reports>,
+    producer: OffThread<ThreadedProducer<Reports>>,
     board: Arc<AckBoard>,
     next: AtomicU64,
 }
@@ -75,9 +76,9 @@ impl KafkaSink {
         // Records between their send and the tracker: the pending queue and a batch of it.
         let board = Arc::new(AckBoard::new(config.max_queue_size + 1024));
         Ok(Self {
-            producer: cc.create_with_context(Reports {
+            producer: OffThread::new(cc.create_with_context(Reports {
                 board: board.clone(),
-            })?,
+            })?),
             board,
             next: AtomicU64::new(0),
         })

@@ -5,11 +5,13 @@
 mod acks;
 mod consumer;
 mod kafka;
+mod off_thread;
 mod tracker;
 
 pub use acks::AckBoard;
 pub(crate) use consumer::ConsumerSink;
 pub use kafka::KafkaSink;
+pub(crate) use off_thread::OffThread;
 pub use tracker::{AckSummary, track_acks};
 
 use crate::Result;

@@ -13,6 +13,7 @@ use rdkafka::{ClientConfig, Message, TopicPartitionList};
 use serde_json::Value as Json;
 use tracing::info;
 
+use crate::sink::OffThread;
 use crate::{Error, Result};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,7 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct KafkaHistory {
     topic: String,
     client: ClientConfig,
-    producer: FutureProducer,
+    producer: OffThread<FutureProducer>,
 }
 
 impl std::fmt::Debug for KafkaHistory {
@@ -44,7 +45,7 @@ impl KafkaHistory {
         for (k, v) in client_properties {
             client.set(k, v);
         }
-        let admin: AdminClient<DefaultClientContext> = client.create()?;
+        let admin: OffThread<AdminClient<DefaultClientContext>> = OffThread::new(client.create()?);
         let opts = AdminOptions::new().request_timeout(Some(TIMEOUT));
         let new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1))
             .set("cleanup.policy", "delete")
@@ -69,7 +70,7 @@ impl KafkaHistory {
             .set("linger.ms", "0");
         Ok(Self {
             topic: topic.to_owned(),
-            producer: producer.create()?,
+            producer: OffThread::new(producer.create()?),
             client,
         })
     }
@@ -92,7 +93,7 @@ impl KafkaHistory {
             .set("enable.auto.commit", "false");
         let topic = self.topic.clone();
         let values = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<u8>>> {
-            let consumer: BaseConsumer = config.create()?;
+            let consumer: OffThread<BaseConsumer> = OffThread::new(config.create()?);
             let (low, high) = consumer.fetch_watermarks(&topic, 0, TIMEOUT)?;
             if high <= low {
                 return Ok(Vec::new());
