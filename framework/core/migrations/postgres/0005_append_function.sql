@@ -1,7 +1,8 @@
 -- The common append in one round trip (ADR 0005): lock the stream, check the expected version,
--- insert the events, write the outbox row and the stream's version, notify subscribers, all in
--- the caller's (implicit) transaction. Called as one statement, so the round trips of BEGIN,
--- five statements and COMMIT become one.
+-- insert the events, write the outbox row and the stream's version, all in the caller's
+-- (implicit) transaction. Called as one statement, so the round trips of BEGIN, five statements
+-- and COMMIT become one. It does not notify subscribers: the store does, after the commit
+-- (ADR 0008), since PostgreSQL serializes the commits of transactions that notified.
 --
 -- It does not look for already-stored event ids first: the unique index on event_id does. An
 -- append carrying a stored id fails with a unique violation on keel_events_event_id_key, and
@@ -64,7 +65,6 @@ BEGIN
     VALUES (p_stream_id, v_actual + 1, v_actual + 1, v_actual + v_count);
     INSERT INTO keel_streams AS s (stream_id, version) VALUES (p_stream_id, v_actual + v_count)
     ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version;
-    PERFORM pg_notify('keel_events', '');
     RETURN QUERY SELECT v_actual, pg_current_xact_id()::text::bigint, v_seqs, v_recorded;
 END
 $$;

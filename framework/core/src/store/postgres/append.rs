@@ -1,7 +1,7 @@
 //! Appends on PostgreSQL (ADR 0005).
 //!
 //! The common case (no event of the batch stored yet, the expected version holds) is one
-//! statement: `keel_append(...)` (migrations 0005, 0006) locks the stream, checks the version,
+//! statement: `keel_append(...)` (migration 0005) locks the stream, checks the version,
 //! inserts the events and writes the outbox row and the stream's version, in one round trip.
 //! Subscribers are notified after the commit (`announce.rs`, ADR 0008). It does not look for stored ids: the unique index on `event_id` does, and a
 //! stored id fails the statement. That failure, and a version that does not hold, send the
