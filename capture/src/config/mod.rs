@@ -275,17 +275,10 @@ impl ConnectorConfig {
             (None, None) => "transaction".to_owned(),
         };
 
-        let topic_prefix = required("topic.prefix", "the prefix of every topic name")?;
-        if !topic_prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(Error::config(
-                "topic.prefix",
-                topic_prefix,
-                "letters, digits, `.`, `_` and `-` (a Kafka topic name)",
-            ));
-        }
+        let topic_prefix = topic_name(
+            "topic.prefix",
+            required("topic.prefix", "the prefix of every topic name")?,
+        )?;
         let bootstrap_servers = get("kafka.bootstrap.servers")
             .or_else(|| get("bootstrap.servers"))
             .or_else(|| get("schema.history.internal.kafka.bootstrap.servers"))
@@ -489,6 +482,22 @@ impl ConnectorConfig {
     /// The topic of a table's change events: `<topic.prefix>.<db>.<table>`.
     pub fn topic_for(&self, db: &str, table: &str) -> String {
         format!("{}.{db}.{table}", self.topic_prefix)
+    }
+}
+
+/// `value` of `key` when it can name a Kafka topic (or begin one's name).
+fn topic_name(key: &str, value: String) -> Result<String> {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        Ok(value)
+    } else {
+        Err(Error::config(
+            key,
+            value,
+            "letters, digits, `.`, `_` and `-` (a Kafka topic name)",
+        ))
     }
 }
 

@@ -107,16 +107,7 @@ impl HistoryStorage {
                             .into(),
                     }
                 })?;
-                if !topic
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-                {
-                    return Err(Error::config(
-                        "schema.history.internal.kafka.topic",
-                        topic,
-                        "letters, digits, `.`, `_` and `-` (a Kafka topic name)",
-                    ));
-                }
+                let topic = super::topic_name("schema.history.internal.kafka.topic", topic)?;
                 Ok(Self::Kafka {
                     topic,
                     bootstrap_servers: get("schema.history.internal.kafka.bootstrap.servers")
@@ -189,16 +180,7 @@ impl OffsetStorage {
                     hint: "the compacted topic offsets are stored in (offset.storage is the Kafka store)"
                         .into(),
                 })?;
-                if !topic
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-                {
-                    return Err(Error::config(
-                        "offset.storage.topic",
-                        topic,
-                        "letters, digits, `.`, `_` and `-` (a Kafka topic name)",
-                    ));
-                }
+                let topic = super::topic_name("offset.storage.topic", topic)?;
                 Ok(Self::Kafka {
                     topic,
                     partitions: int(get, "offset.storage.partitions", 1, 1)?,
