@@ -24,6 +24,11 @@ const AREAS: [&str; 5] = ["core", "capture", "projections", "sagas", "e2e"];
 
 const USAGE: &str = "usage: keel-bench [core|capture|projections|sagas|e2e|all]";
 
+/// jemalloc: capture allocates per record on one thread and frees on others, where glibc's
+/// allocator spent a third of the reader's time waiting for its arena locks (ADR 0047).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -8,16 +8,7 @@ use crate::{Error, Result};
 
 /// Verifies `event`'s CRC32 when its format description says events carry one.
 pub fn verify(event: &Event, file: &str) -> Result<()> {
-    let Ok(Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32)) = event.footer().get_checksum_alg()
-    else {
-        return Ok(());
-    };
-    let Some(stored) = event.checksum() else {
-        return Ok(());
-    };
-    let stored = u32::from_le_bytes(stored);
-    let computed = event.calc_checksum(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32);
-    if stored != computed {
+    if let Some((stored, computed)) = mismatch(event) {
         let header = event.header();
         return Err(Error::Checksum {
             type_code: header.event_type_raw(),
@@ -28,6 +19,18 @@ pub fn verify(event: &Event, file: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The stored and the computed CRC32 of `event` when they differ (`None` when they match or
+/// events carry none).
+pub fn mismatch(event: &Event) -> Option<(u32, u32)> {
+    let Ok(Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32)) = event.footer().get_checksum_alg()
+    else {
+        return None;
+    };
+    let stored = u32::from_le_bytes(event.checksum()?);
+    let computed = event.calc_checksum(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32);
+    (stored != computed).then_some((stored, computed))
 }
 
 #[cfg(test)]

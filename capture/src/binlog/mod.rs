@@ -1,9 +1,13 @@
-//! Reading the binlog: a mysql_async binlog stream registered as a MariaDB-aware replica, our
-//! decoders for MariaDB's own events, checksum verification, and the position bookkeeping.
+//! Reading the binlog: a mysql_async binlog stream registered as a MariaDB-aware replica, read
+//! ahead on a task of its own ([`ReadAhead`]), our decoders for MariaDB's own events, checksum
+//! verification, and the position bookkeeping.
 
 pub mod checksum;
 pub mod events;
+mod read_ahead;
 pub mod rows;
+
+pub use read_ahead::{ReadAhead, ReadEvent};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};

@@ -4,6 +4,7 @@
 mod java_order;
 mod schema;
 mod source_json;
+mod writer;
 
 use std::sync::Arc;
 
@@ -160,29 +161,29 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Writes the envelope as [`to_json`] does (no schema), using `source_json` for `source`
-    /// when it is there.
+    /// Writes the envelope as [`to_json`] does (no schema), by hand, using `source_json` for
+    /// `source` when it is there.
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        let Some(source) = &self.source_json else {
-            return serde_json::to_writer(out, self);
-        };
         out.extend_from_slice(b"{\"before\":");
-        serde_json::to_writer(&mut *out, &self.before)?;
+        writer::opt_row(out, self.before.as_ref())?;
         out.extend_from_slice(b",\"after\":");
-        serde_json::to_writer(&mut *out, &self.after)?;
+        writer::opt_row(out, self.after.as_ref())?;
         out.extend_from_slice(b",\"source\":");
-        source.write(self.source.row, out)?;
+        match &self.source_json {
+            Some(source) => source.write(self.source.row, out),
+            None => self.source.write_json(out)?,
+        }
         out.extend_from_slice(b",\"transaction\":");
         serde_json::to_writer(&mut *out, &self.transaction)?;
         out.extend_from_slice(b",\"op\":");
-        serde_json::to_writer(&mut *out, self.op)?;
+        writer::string(out, self.op)?;
         for (name, v) in [
             (&b",\"ts_ms\":"[..], self.ts_ms),
             (b",\"ts_us\":", self.ts_us),
             (b",\"ts_ns\":", self.ts_ns),
         ] {
             out.extend_from_slice(name);
-            serde_json::to_writer(&mut *out, &v)?;
+            writer::int(out, v);
         }
         out.push(b'}');
         Ok(())
@@ -279,6 +280,49 @@ mod tests {
                 ts_us: 2000,
                 ts_ns: 2_000_000,
                 source_json: Some(json.clone()),
+            };
+            let mut fast = Vec::new();
+            env.write_json(&mut fast).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(to_json(&env, None).unwrap()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_hand_written_envelope_is_what_serde_writes() {
+        let mut source = source();
+        source.query = Some("UPDATE t SET a = 'x\"y\\z\n\u{1}' -- ünï".into());
+        source.thread = Some(42);
+        source.gtid = None;
+        source.sequence = Some("[\"a\"]".into());
+        for (before, after) in [
+            (None, None),
+            (
+                Some(Row(vec![
+                    ("id".into(), json!(-7)),
+                    ("q\"uote".into(), json!(null)),
+                ])),
+                Some(Row(vec![
+                    ("id".into(), json!(u64::MAX)),
+                    ("f".into(), json!(1.5)),
+                    ("s".into(), json!("tab\there")),
+                    ("j".into(), json!({"k": [1, "v"]})),
+                    ("b".into(), json!(true)),
+                ])),
+            ),
+        ] {
+            let env = Envelope {
+                before,
+                after,
+                source: source.clone(),
+                transaction: None,
+                op: Op::Delete.code(),
+                ts_ms: i64::MIN,
+                ts_us: i64::MAX,
+                ts_ns: 0,
+                source_json: None,
             };
             let mut fast = Vec::new();
             env.write_json(&mut fast).unwrap();

@@ -18,7 +18,8 @@ impl SourceJson {
     pub fn new(source: &Source) -> serde_json::Result<Self> {
         let mut zero = source.clone();
         zero.row = 0;
-        let text = serde_json::to_vec(&zero)?;
+        let mut text = Vec::with_capacity(256);
+        zero.write_json(&mut text)?;
         // Keys are written in order and string values escape their quotes, so this is the
         // `row` field and nothing else.
         let marker = b"\"row\":0,\"thread\":";
@@ -34,10 +35,9 @@ impl SourceJson {
     }
 
     /// Appends the block with `row`.
-    pub fn write(&self, row: u32, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    pub fn write(&self, row: u32, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.head);
-        serde_json::to_writer(&mut *out, &row)?;
+        super::writer::int(out, row);
         out.extend_from_slice(&self.tail);
-        Ok(())
     }
 }

@@ -137,11 +137,16 @@ pub fn parse_gtid_position(
 pub fn format_gtid_position(
     gtids: &std::collections::BTreeMap<u32, crate::binlog::events::Gtid>,
 ) -> String {
-    gtids
-        .values()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(24 * gtids.len());
+    for (i, gtid) in gtids.values().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{gtid}");
+    }
+    text
 }
 
 /// The numeric suffix of a binlog file name (`mysql-bin.000012` → 12).

@@ -65,10 +65,8 @@ impl Capture {
                 return Ok(true);
             }
         }
-        if let Some(Some(gtid)) = state.group.take().map(|g| g.gtid)
-            && let Some(gtids) = state.gtids.as_mut()
-        {
-            gtids.insert(gtid.domain_id, gtid);
+        if let Some(Some(gtid)) = state.group.take().map(|g| g.gtid) {
+            state.completed(gtid);
         }
         state.pending_skip = 0;
         state.annotate = None;

@@ -13,11 +13,12 @@
 //! | `records.rs` | one row change's records (envelope, key, tombstone) |
 //! | `group.rs` | sending within a transaction, ending it (offset, END record) |
 //! | `output.rs` | transforms and the JSON converter |
-//! | `emit.rs` | records to the sink, offsets to the acknowledgement tracker |
+//! | `emit.rs` | records to the sink, offsets to the acknowledgement tracker in batches |
 //! | `schema_change.rs` | DDL through the schema history, schema change events |
 //! | `heartbeat.rs`, `dead_letter.rs` | heartbeats, dead letters |
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -25,7 +26,7 @@ use tracing::info;
 
 use crate::change_stream::ChangeStream;
 use crate::config::{ConnectorConfig, SnapshotMode};
-use crate::offsets::{Offset, ResumeBy, parse_gtid_position};
+use crate::offsets::{Offset, ResumeBy, format_gtid_position, parse_gtid_position};
 use crate::schema::history::SchemaHistory;
 use crate::sink::{self, ConsumerSink, KafkaSink, Sink};
 use crate::{Error, Result};
@@ -71,6 +72,9 @@ pub struct Capture {
     null_sink: bool,
     /// Set by [`Capture::into_stream`]: true (or the sender gone) asks the run to stop.
     shutdown: Option<watch::Receiver<bool>>,
+    /// `source.version` and `source.name` (`topic.prefix`), shared by every record.
+    version: Arc<str>,
+    prefix: Arc<str>,
 }
 
 /// Where a run's records go.
@@ -96,6 +100,8 @@ impl Capture {
     /// A capture for `config`: resumes from the offsets file, or starts at the binlog end.
     pub fn new(config: ConnectorConfig) -> Self {
         Self {
+            version: env!("CARGO_PKG_VERSION").into(),
+            prefix: config.topic_prefix.as_str().into(),
             config,
             start_at: None,
             exit_at_end: false,
@@ -202,11 +208,16 @@ impl Capture {
             schema_events,
             mark,
         } = prepared;
-        let (tx, rx) = mpsc::channel(self.config.max_queue_size);
-        let board = match &sink {
-            Sink::Kafka(k) => Some(k.board()),
-            _ => None,
+        // Kafka's acknowledgements come in bursts: a wider window than an in-process
+        // consumer, which acknowledges what it has read (`max.queue.size`, as documented).
+        let (in_flight, board) = match &sink {
+            Sink::Kafka(k) => (
+                sink::in_flight_limit(self.config.max_queue_size),
+                Some(k.board()),
+            ),
+            _ => (self.config.max_queue_size, None),
         };
+        let (tx, rx) = mpsc::channel(emit::channel_capacity(in_flight));
         let acker = tokio::spawn(sink::track_acks(
             rx,
             store,
@@ -243,7 +254,7 @@ impl Capture {
         };
         // A change stream gets the run's error as its last item, then its end; the tracker
         // then waits for the consumer's last acknowledgements (or its close).
-        let (sink, result) = match (out.into_sink(), result) {
+        let (sink, result) = match (out.into_sink().await, result) {
             (Sink::Consumer(c), Err(error)) => (None, c.fail(error).await),
             (Sink::Consumer(_), Ok(())) => (None, Ok(())),
             (sink, result) => (Some(sink), result),
@@ -305,13 +316,16 @@ impl Capture {
             .as_deref()
             .and_then(parse_gtid_position);
         let mut state = State {
+            shared_file: offset.file.as_str().into(),
             file: offset.file.clone(),
             pending_skip: offset.skip,
             resume: offset,
             group: None,
             sent: *sent,
             tables: HashMap::new(),
+            table_maps: HashMap::new(),
             annotate: None,
+            gtid_text: gtids.as_ref().map(format_gtid_position),
             gtids,
             history,
         };

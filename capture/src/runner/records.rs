@@ -20,8 +20,12 @@ pub(super) struct RecordBuilder<'a> {
     pub(super) capture: &'a Capture,
     pub(super) info: &'a TableInfo,
     pub(super) source: Source,
-    /// `source` written once for all the builder's records (`None`: written per record).
+    /// `source` written once for all the builder's records from the second on, when
+    /// `share_source` (`None`: written per record; a one-record event gains nothing from it).
     pub(super) source_json: Option<SourceJson>,
+    pub(super) share_source: bool,
+    /// Records made so far.
+    pub(super) made: u32,
     pub(super) now_us: i64,
 }
 
@@ -47,15 +51,15 @@ impl RecordBuilder<'_> {
             .collect()))
     }
 
-    fn table(&self) -> String {
-        format!("{}.{}", self.info.schema.db, self.info.schema.table)
+    fn table(&self) -> &str {
+        &self.info.qualified
     }
 
     fn check_len(&self, len: usize) -> Result<()> {
         let cols = self.info.schema.columns.len();
         if len != cols {
             return Err(Error::Mapping {
-                table: self.table(),
+                table: self.table().to_owned(),
                 column: "*".into(),
                 reason: format!(
                     "the row image has {len} of {cols} columns: set binlog_row_image=FULL"
@@ -73,7 +77,7 @@ impl RecordBuilder<'_> {
                 match get(i) {
                     Some(v) => mapping::map_value(col, v, &self.capture.config.handling).map_err(
                         |reason| Error::Mapping {
-                            table: self.table(),
+                            table: self.table().to_owned(),
                             column: col.name.clone(),
                             reason,
                         },
@@ -102,7 +106,7 @@ impl RecordBuilder<'_> {
     fn finish(&self, record: ConnectRecord, row_index: u32) -> Result<Option<Record>> {
         match self
             .capture
-            .finish(record, Some(&self.info.schemas), &self.table())
+            .finish(record, Some(&self.info.schemas), self.table())
         {
             Ok(out) => Ok(out),
             Err(Unfinished::Other(e)) => Err(e),
@@ -110,14 +114,14 @@ impl RecordBuilder<'_> {
                 let table = self.table();
                 let error = Error::Transform {
                     alias: t.alias,
-                    table: table.clone(),
+                    table: table.to_owned(),
                     file: self.source.file.to_string(),
                     pos: self.source.pos,
                     reason: t.reason,
                 };
                 self.capture
                     .dead_letter_or_fail(Failure {
-                        table: &table,
+                        table,
                         topic: &self.info.topic,
                         file: &self.source.file,
                         pos: self.source.pos,
@@ -138,6 +142,10 @@ impl RecordBuilder<'_> {
         after: Option<Row>,
         key: Option<&Row>,
     ) -> Result<Option<Record>> {
+        if self.share_source && self.made > 0 && self.source_json.is_none() {
+            self.source_json = SourceJson::new(&self.source).ok();
+        }
+        self.made += 1;
         let mut source = self.source.clone();
         source.row = row_index;
         let env = Envelope {

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use mysql_async::BinlogStream;
 use mysql_common::binlog::events::{BinlogEventHeader, Event, RowsEventData, TableMapEvent};
 
 use super::Capture;
@@ -12,9 +11,7 @@ use super::records::RecordBuilder;
 use super::state::{State, TableInfo};
 use crate::binlog::events;
 use crate::binlog::rows::{RowImages, present};
-use crate::envelope::{
-    self, EnvelopeSchemas, Op, Source, SourceJson, Transaction, TransactionStatus,
-};
+use crate::envelope::{self, Op, Source, Transaction, TransactionStatus};
 use crate::mapping::TableSchema;
 use crate::schema::history::RecordPosition;
 use crate::schema::model::TableId;
@@ -24,14 +21,13 @@ use crate::{Error, Result};
 impl Capture {
     pub(super) fn table_info(
         &self,
-        stream: &BinlogStream,
         table_id: u64,
         state: &mut State,
     ) -> Result<Option<Arc<TableInfo>>> {
         if let Some(info) = state.tables.get(&table_id) {
             return Ok(info.clone());
         }
-        let Some(tme) = stream.get_tme(table_id) else {
+        let Some(tme) = state.table_maps.get(&table_id) else {
             return Err(Error::Decode {
                 event: "ROWS_EVENT".into(),
                 file: state.file.clone(),
@@ -46,22 +42,7 @@ impl Capture {
                 column: "*".into(),
                 reason,
             })?;
-            Some(Arc::new(TableInfo {
-                tme: Some(tme.clone().into_owned()),
-                schemas: EnvelopeSchemas::new(
-                    &self.config.topic_prefix,
-                    &schema,
-                    &self.config.handling,
-                ),
-                topic: self.config.topic_for(&db, &table),
-                key_columns: schema.key_columns(),
-                names: schema
-                    .columns
-                    .iter()
-                    .map(|c| c.name.as_str().into())
-                    .collect(),
-                schema,
-            }))
+            Some(Arc::new(TableInfo::new(&self.config, schema)))
         } else {
             None
         };
@@ -71,17 +52,16 @@ impl Capture {
 
     pub(super) fn rows_to_records(
         &self,
-        stream: &BinlogStream,
         event: &Event,
         rows: &RowsEventData<'_>,
         state: &mut State,
         start: u64,
     ) -> Result<Vec<Record>> {
-        let info = match self.table_info(stream, rows.table_id(), state) {
+        let info = match self.table_info(rows.table_id(), state) {
             Ok(Some(info)) => info,
             Ok(None) => return Ok(Vec::new()),
             Err(error) => {
-                let (table, topic) = stream.get_tme(rows.table_id()).map_or_else(
+                let (table, topic) = state.table_maps.get(&rows.table_id()).map_or_else(
                     || ("?".to_owned(), String::new()),
                     |t| {
                         let (db, table) = (t.database_name(), t.table_name());
@@ -117,7 +97,7 @@ impl Capture {
         };
         let ts = i64::from(event.header().timestamp());
         let now = chrono::Utc::now();
-        let table_name = format!("{}.{}", info.schema.db, info.schema.table);
+        let table_name = info.qualified.as_str();
         let txn = match (
             self.config.provide_transaction_metadata,
             state.group.as_ref(),
@@ -138,22 +118,22 @@ impl Capture {
             capture: self,
             info: &info,
             source: Source {
-                version: env!("CARGO_PKG_VERSION").into(),
+                version: self.version.clone(),
                 connector: envelope::CONNECTOR,
-                name: self.config.topic_prefix.as_str().into(),
+                name: self.prefix.clone(),
                 ts_ms: ts * 1000,
                 snapshot: "false",
-                db: info.schema.db.as_str().into(),
+                db: info.db.clone(),
                 sequence: None,
                 ts_us: ts * 1_000_000,
                 ts_ns: ts * 1_000_000_000,
-                table: info.schema.table.as_str().into(),
+                table: info.table.clone(),
                 server_id: event.header().server_id(),
                 gtid: state
                     .group
                     .as_ref()
                     .and_then(|g| g.offset.gtid.as_deref().map(Into::into)),
-                file: state.file.as_str().into(),
+                file: state.source_file(),
                 pos: start,
                 row: 0,
                 thread: None,
@@ -163,11 +143,12 @@ impl Capture {
                     None
                 },
             },
+            // Every record of the event has this source but for `row`: written once.
             source_json: None,
+            share_source: true,
+            made: 0,
             now_us: now.timestamp_micros(),
         };
-        // Every record of the event has this source but for `row`: written once.
-        builder.source_json = SourceJson::new(&builder.source).ok();
         let mut out = Vec::new();
         let columns = info.schema.columns.len();
         let before = rows
@@ -179,7 +160,7 @@ impl Capture {
         let images = RowImages::new(rows.rows_data(), &info.schema, before, after);
         for (index, row) in images.enumerate() {
             let failure = |error| Failure {
-                table: &table_name,
+                table: table_name,
                 topic: &info.topic,
                 file: &state.file,
                 pos: start,
@@ -216,7 +197,9 @@ impl Capture {
         {
             match g.txn_tables.iter_mut().find(|(t, _)| *t == table_name) {
                 Some((_, n)) => *n = t.data_collection_order,
-                None => g.txn_tables.push((table_name, t.data_collection_order)),
+                None => g
+                    .txn_tables
+                    .push((table_name.to_owned(), t.data_collection_order)),
             }
             g.txn_total = t.total_order;
             if !g.begun {

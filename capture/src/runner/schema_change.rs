@@ -151,9 +151,9 @@ impl Capture {
     ) -> Result<Option<Record>> {
         let table = event.change.as_ref().map(|c| c.id.table.clone());
         let source = Source {
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: self.version.clone(),
             connector: envelope::CONNECTOR,
-            name: self.config.topic_prefix.as_str().into(),
+            name: self.prefix.clone(),
             ts_ms: at.ts_ms,
             snapshot: at.snapshot,
             db: event.database.as_str().into(),

@@ -14,7 +14,7 @@ use super::Capture;
 use super::emit::{self, Emitter};
 use super::records::RecordBuilder;
 use super::state::TableInfo;
-use crate::envelope::{self, EnvelopeSchemas, Op, Source};
+use crate::envelope::{self, Op, Source};
 use crate::mapping;
 use crate::offsets::{KeyPart, Offset, SnapshotProgress};
 use crate::schema::history::SchemaHistory;
@@ -114,19 +114,18 @@ impl Sender<'_> {
     }
 
     async fn send(&mut self, held: Held, final_row: bool) -> Result<bool> {
-        let cfg = &self.capture.config;
         let info = &held.info;
         let source = Source {
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: self.capture.version.clone(),
             connector: envelope::CONNECTOR,
-            name: cfg.topic_prefix.as_str().into(),
+            name: self.capture.prefix.clone(),
             ts_ms: held.ts_ms,
             snapshot: held.marker(final_row),
-            db: info.schema.db.as_str().into(),
+            db: info.db.clone(),
             sequence: None,
             ts_us: held.ts_ms * 1000,
             ts_ns: held.ts_ms * 1_000_000,
-            table: info.schema.table.as_str().into(),
+            table: info.table.clone(),
             server_id: 0,
             gtid: self
                 .cut
@@ -146,6 +145,8 @@ impl Sender<'_> {
             info,
             source,
             source_json: None,
+            share_source: false,
+            made: 0,
             now_us: chrono::Utc::now().timestamp_micros(),
         };
         let after = builder.selected_row(&held.values)?;
@@ -319,23 +320,7 @@ impl Capture {
     }
 
     fn snapshot_table_info(&self, table: &SnapshotTable) -> TableInfo {
-        let schema = table.schema.clone();
-        TableInfo {
-            tme: None,
-            schemas: EnvelopeSchemas::new(
-                &self.config.topic_prefix,
-                &schema,
-                &self.config.handling,
-            ),
-            topic: self.config.topic_for(&schema.db, &schema.table),
-            key_columns: schema.key_columns(),
-            names: schema
-                .columns
-                .iter()
-                .map(|c| c.name.as_str().into())
-                .collect(),
-            schema,
-        }
+        TableInfo::new(&self.config, table.schema.clone())
     }
 
     /// A selected row: the mapped columns in the binlog's value forms, and its cursor.

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use mysql_common::binlog::events::TableMapEvent;
+
 use crate::binlog::events::Gtid;
+use crate::config::ConnectorConfig;
 use crate::envelope::EnvelopeSchemas;
 use crate::mapping::TableSchema;
 use crate::offsets::{Offset, format_gtid_position};
@@ -12,16 +15,37 @@ use crate::schema::history::SchemaHistory;
 
 /// A captured table as the binlog (or the snapshot) describes it, with what is built from it.
 pub(super) struct TableInfo {
-    /// The table map it was built from (None in a snapshot): a transaction's table map that
-    /// repeats it keeps this info instead of building the schemas again (3× the small
-    /// transactions/s, `make bench BENCH=capture`).
-    pub(super) tme: Option<mysql_common::binlog::events::TableMapEvent<'static>>,
     pub(super) schema: TableSchema,
     pub(super) schemas: EnvelopeSchemas,
     pub(super) topic: String,
     pub(super) key_columns: Vec<usize>,
     /// The column names, shared by every row's values.
-    pub(super) names: Vec<std::sync::Arc<str>>,
+    pub(super) names: Vec<Arc<str>>,
+    /// The database and table names, shared by every record's `source`.
+    pub(super) db: Arc<str>,
+    pub(super) table: Arc<str>,
+    /// `db.table`, for messages and transaction metadata.
+    pub(super) qualified: String,
+}
+
+impl TableInfo {
+    /// What every record of `schema` shares: schemas, topic, key, names.
+    pub(super) fn new(config: &ConnectorConfig, schema: TableSchema) -> Self {
+        Self {
+            schemas: EnvelopeSchemas::new(&config.topic_prefix, &schema, &config.handling),
+            topic: config.topic_for(&schema.db, &schema.table),
+            key_columns: schema.key_columns(),
+            names: schema
+                .columns
+                .iter()
+                .map(|c| c.name.as_str().into())
+                .collect(),
+            db: schema.db.as_str().into(),
+            table: schema.table.as_str().into(),
+            qualified: format!("{}.{}", schema.db, schema.table),
+            schema,
+        }
+    }
 }
 
 /// The event group (transaction) in progress.
@@ -85,10 +109,19 @@ pub(super) struct State {
     pub(super) group: Option<Group>,
     pub(super) pending_skip: u64,
     pub(super) sent: u64,
+    /// What was built from each table id's map (`None`: not captured). A transaction's
+    /// table map that repeats the last one keeps it instead of building it again (3× the
+    /// small transactions/s, `make bench BENCH=capture`).
     pub(super) tables: HashMap<u64, Option<Arc<TableInfo>>>,
+    /// The last table map of each table id.
+    pub(super) table_maps: HashMap<u64, TableMapEvent<'static>>,
     pub(super) annotate: Option<String>,
     /// The GTID position after the last completed group, when known.
     pub(super) gtids: Option<BTreeMap<u32, Gtid>>,
+    /// `gtids` as text, written once per change (each group start and end needs it).
+    pub(super) gtid_text: Option<String>,
+    /// `file` shared by the records' `source` (see [`State::source_file`]).
+    pub(super) shared_file: Arc<str>,
     /// The schema model and its persisted history.
     pub(super) history: SchemaHistory,
 }
@@ -103,7 +136,23 @@ pub(super) enum Outcome {
 
 impl State {
     pub(super) fn gtid_position(&self) -> Option<String> {
-        self.gtids.as_ref().map(format_gtid_position)
+        self.gtid_text.clone()
+    }
+
+    /// The binlog file name for a record's `source`, allocated once per file.
+    pub(super) fn source_file(&mut self) -> Arc<str> {
+        if *self.shared_file != *self.file {
+            self.shared_file = self.file.as_str().into();
+        }
+        self.shared_file.clone()
+    }
+
+    /// A group with `gtid` completed: the GTID position moves past it.
+    pub(super) fn completed(&mut self, gtid: Gtid) {
+        if let Some(gtids) = self.gtids.as_mut() {
+            gtids.insert(gtid.domain_id, gtid);
+            self.gtid_text = Some(format_gtid_position(gtids));
+        }
     }
 
     /// After a dropped connection: resume at the start of the group in progress and skip the

@@ -33,13 +33,14 @@ impl Capture {
             )
             .await
             {
-                Ok(mut stream) => {
+                Ok(stream) => {
+                    let mut events = binlog::ReadAhead::spawn(stream);
                     let outcome = self
-                        .consume(&mut stream, out, state, end, &mut failures)
+                        .consume(&mut events, out, state, end, &mut failures)
                         .await;
                     if outcome.is_ok() {
-                        // Best effort: the server notices a closed dump connection late anyway.
-                        let _ = stream.close().await;
+                        // A lost connection is only dropped.
+                        events.close().await;
                     }
                     outcome
                 }

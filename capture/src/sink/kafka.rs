@@ -73,8 +73,11 @@ impl KafkaSink {
         cc.set("bootstrap.servers", &config.bootstrap_servers)
             .set("enable.idempotence", "true")
             .set("acks", "all");
-        // Records between their send and the tracker: the pending queue and a batch of it.
-        let board = Arc::new(AckBoard::new(config.max_queue_size + 1024));
+        // Records between their send and the tracker: the window, the batch being filled and
+        // the one the tracker reads.
+        let board = Arc::new(AckBoard::new(
+            super::in_flight_limit(config.max_queue_size) + 1024,
+        ));
         Ok(Self {
             producer: OffThread::new(cc.create_with_context(Reports {
                 board: board.clone(),

@@ -20,6 +20,14 @@ use std::sync::Arc;
 use crate::offsets::Offset;
 use crate::transforms::Header;
 
+/// Records sent and not yet acknowledged, at most: `max.queue.size`, or 32,768 when that is
+/// less. Kafka Connect bounds these by its producer's `buffer.memory` (32 MiB), not by
+/// Debezium's queue; a window of 8,192 small records stalled the reader on Kafka's
+/// acknowledgements (ADR 0047).
+pub(crate) fn in_flight_limit(max_queue_size: usize) -> usize {
+    max_queue_size.max(32_768)
+}
+
 /// One Kafka record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {

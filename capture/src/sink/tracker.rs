@@ -22,7 +22,7 @@ pub struct AckSummary {
     pub stored: Option<Offset>,
 }
 
-/// Awaits deliveries in order and stores the offset of the acknowledged prefix every
+/// Awaits deliveries in order (they arrive in batches) and stores the offset of the acknowledged prefix every
 /// `flush_every` (also while nothing new arrives) and when the channel closes.
 ///
 /// A failed Kafka delivery stops it with the error: its offset and everything after are not
@@ -30,7 +30,7 @@ pub struct AckSummary {
 /// number an in-process consumer acknowledged; when its sender is gone (the stream was closed),
 /// nothing after the last acknowledged record is stored and the tracker drains the channel.
 pub async fn track_acks(
-    mut rx: mpsc::Receiver<Pending>,
+    mut rx: mpsc::Receiver<Vec<Pending>>,
     store: OffsetStore,
     flush_every: Duration,
     kafka: Option<Arc<AckBoard>>,
@@ -43,20 +43,19 @@ pub async fn track_acks(
     tokio::pin!(timer);
     // Once a record is not acknowledged, nothing after it may be stored.
     let mut stalled = false;
-    let mut batch = Vec::with_capacity(256);
     loop {
         let received = tokio::select! {
-            n = rx.recv_many(&mut batch, 256) => n,
+            batch = rx.recv() => batch,
             () = &mut timer => {
                 store_latest(&store, &latest, &mut summary).await?;
                 timer.as_mut().reset(Instant::now() + flush_every);
                 continue;
             }
         };
-        if received == 0 {
+        let Some(batch) = received else {
             break;
-        }
-        for p in batch.drain(..) {
+        };
+        for p in batch {
             if stalled {
                 continue;
             }
