@@ -140,7 +140,14 @@ impl Payload {
                 },
                 schema,
             ),
-            Payload::Row(row) => envelope::to_json(row, schema),
+            Payload::Row(row) => match schema {
+                None => {
+                    let mut out = Vec::with_capacity(64);
+                    row.write_json(&mut out)?;
+                    Ok(out)
+                }
+                Some(_) => envelope::to_json(row, schema),
+            },
             Payload::Json(json) => envelope::to_json(json, schema),
             Payload::Encoded(bytes) => Ok(bytes.clone()),
         }
