@@ -82,6 +82,7 @@ impl Capture {
             )),
         )))
     }
+
     /// One event: records sent, bookkeeping done; the outcome when it ends the stream.
     async fn on_event(
         &self,

@@ -20,10 +20,9 @@ pub(super) struct RecordBuilder<'a> {
     pub(super) capture: &'a Capture,
     pub(super) info: &'a TableInfo,
     pub(super) source: Source,
-    /// `source` written once for all the builder's records from the second on, when
-    /// `share_source` (`None`: written per record; a one-record event gains nothing from it).
+    /// `source` written once for all the builder's records from the second on (`None`:
+    /// written per record; a builder of one record gains nothing from it).
     pub(super) source_json: Option<SourceJson>,
-    pub(super) share_source: bool,
     /// Records made so far.
     pub(super) made: u32,
     pub(super) now_us: i64,
@@ -142,7 +141,7 @@ impl RecordBuilder<'_> {
         after: Option<Row>,
         key: Option<&Row>,
     ) -> Result<Option<Record>> {
-        if self.share_source && self.made > 0 && self.source_json.is_none() {
+        if self.made > 0 && self.source_json.is_none() {
             self.source_json = SourceJson::new(&self.source).ok();
         }
         self.made += 1;

@@ -145,7 +145,6 @@ impl Capture {
             },
             // Every record of the event has this source but for `row`: written once.
             source_json: None,
-            share_source: true,
             made: 0,
             now_us: now.timestamp_micros(),
         };

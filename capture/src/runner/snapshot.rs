@@ -145,7 +145,6 @@ impl Sender<'_> {
             info,
             source,
             source_json: None,
-            share_source: false,
             made: 0,
             now_us: chrono::Utc::now().timestamp_micros(),
         };

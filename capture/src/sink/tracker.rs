@@ -22,8 +22,9 @@ pub struct AckSummary {
     pub stored: Option<Offset>,
 }
 
-/// Awaits deliveries in order (they arrive in batches) and stores the offset of the acknowledged prefix every
-/// `flush_every` (also while nothing new arrives) and when the channel closes.
+/// Awaits deliveries in order (they arrive in batches) and stores the offset of the
+/// acknowledged prefix every `flush_every` (also while nothing new arrives) and when the
+/// channel closes.
 ///
 /// A failed Kafka delivery stops it with the error: its offset and everything after are not
 /// stored, so a restart delivers them again. `consumer_acks` carries the highest sequence
