@@ -286,6 +286,17 @@ mod tests {
         }
     }
 
+    /// `OrderSubmitted` with these items' lines (300 cents each, as `placed` counts them).
+    fn submitted(items: &[i64]) -> OrderEvent {
+        let lines: Vec<Line> = items.iter().map(|&i| line(i)).collect();
+        let total_cents = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
+        OrderEvent::OrderSubmitted {
+            customer_id: 1,
+            lines,
+            total_cents,
+        }
+    }
+
     fn placed(item_count: i64) -> OrderEvent {
         OrderEvent::OrderPlaced {
             customer_id: 1,
@@ -305,11 +316,7 @@ mod tests {
             .when(OrderCommand::AddItem(line(2)))
             .then_expect_events(vec![
                 OrderEvent::OrderItemAdded { line: line(2) },
-                OrderEvent::OrderSubmitted {
-                    customer_id: 1,
-                    lines: vec![line(1), line(2)],
-                    total_cents: 600,
-                },
+                submitted(&[1, 2]),
             ]);
     }
 
@@ -323,14 +330,7 @@ mod tests {
                 total_cents: 300,
                 item_count: 1,
             })
-            .then_expect_events(vec![
-                placed(1),
-                OrderEvent::OrderSubmitted {
-                    customer_id: 1,
-                    lines: vec![line(1)],
-                    total_cents: 300,
-                },
-            ]);
+            .then_expect_events(vec![placed(1), submitted(&[1])]);
     }
 
     #[test]
@@ -350,11 +350,7 @@ mod tests {
             .given(vec![
                 placed(1),
                 OrderEvent::OrderItemAdded { line: line(1) },
-                OrderEvent::OrderSubmitted {
-                    customer_id: 1,
-                    lines: vec![line(1)],
-                    total_cents: 300,
-                },
+                submitted(&[1]),
                 OrderEvent::OrderCancelled {
                     reason: "customer".into(),
                 },
@@ -369,11 +365,7 @@ mod tests {
             .given(vec![
                 placed(1),
                 OrderEvent::OrderItemAdded { line: line(1) },
-                OrderEvent::OrderSubmitted {
-                    customer_id: 1,
-                    lines: vec![line(1)],
-                    total_cents: 300,
-                },
+                submitted(&[1]),
                 OrderEvent::OrderConfirmed,
             ])
             .when(OrderCommand::Amend {
