@@ -146,6 +146,37 @@ async fn heartbeats_flow_and_move_the_offset_past_uncaptured_changes() {
 }
 
 #[tokio::test]
+async fn an_offset_stored_after_a_binlog_rotation_keeps_the_gtid_position() {
+    let mut fx = Fixture::new("rotate").await;
+    let start = fx.position().await;
+    fx.root.query_drop("FLUSH BINARY LOGS").await.unwrap();
+    let rotated = fx.position().await;
+    assert_ne!(
+        rotated.file, start.file,
+        "FLUSH BINARY LOGS opened a new file"
+    );
+    // Nothing of this database is written: the heartbeats store the offset the rotation left.
+    let config = fx.config(&[("heartbeat.interval.ms", "200"), ("poll.interval.ms", "50")]);
+    let summary = Capture::new(config)
+        .start_at(start)
+        .stop_after_records(3)
+        .run()
+        .await
+        .unwrap();
+    let stored = summary.offset.unwrap();
+    assert!(
+        stored.reached(&rotated.file, 4),
+        "stored {stored:?} is not in the new file {}",
+        rotated.file
+    );
+    assert!(
+        stored.gtid_position.is_some(),
+        "stored {stored:?} has no GTID position: resuming by GTID would fall back to the file"
+    );
+    fx.drop_db().await;
+}
+
+#[tokio::test]
 async fn a_row_the_mapper_refuses_goes_to_the_dead_letter_topic() {
     let mut fx = Fixture::new("dlq").await;
     let db = fx.db.clone();

@@ -130,7 +130,12 @@ impl Capture {
                 let r = Rotate::decode(&events::header_bytes(&event), &body).map_err(decode_err)?;
                 state.file = r.file;
                 if state.group.is_none() {
-                    state.resume = Offset::at(state.file.clone(), r.position);
+                    // Between groups the GTID position is the same at the new file's start:
+                    // an offset stored here (a heartbeat's) still resumes by GTID.
+                    state.resume = Offset {
+                        gtid_position: state.gtid_position(),
+                        ..Offset::at(state.file.clone(), r.position)
+                    };
                 }
             }
             events::ANNOTATE_ROWS => {
