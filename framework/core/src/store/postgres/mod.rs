@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgListener, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgListener, PgPoolOptions, PgRow, PgValueFormat};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, OnceCell};
@@ -47,7 +47,9 @@ const NOTIFY_CHANNEL: &str = "keel_events";
 const OUTBOX_RANGE_SPAN: u64 = 1 << 20;
 
 /// The columns `decode_row` reads, by index: every query that decodes events selects these first.
-const EVENT_COLUMNS: &str = "e.seq, e.tx_id::text::bigint AS tx, e.event_id, e.stream_id, \
+/// `tx_id` is selected as it is (`xid8`, sent as 8 bytes, which decode unchecked as an `i64`),
+/// not cast through text on the server for every row.
+const EVENT_COLUMNS: &str = "e.seq, e.tx_id AS tx, e.event_id, e.stream_id, \
      e.stream_version, e.event_type, e.schema_version, e.payload, e.metadata, e.occurred_at, \
      e.recorded_at";
 
@@ -179,9 +181,8 @@ fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
     );
     let event_type: String = row.try_get_unchecked(5)?;
     let schema_version = u32::try_from(row.try_get_unchecked::<i32, _>(6)?).unwrap_or(0);
-    let Json(metadata): Json<serde_json::Value> = row.try_get_unchecked(8)?;
     let metadata: Metadata =
-        serde_json::from_value(metadata).map_err(|source| Error::CorruptPayload {
+        serde_json::from_slice(jsonb_text(row, 8)?).map_err(|source| Error::CorruptPayload {
             event_type: event_type.clone(),
             schema_version,
             stream_id: stream_id.clone(),
@@ -202,6 +203,30 @@ fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
         stream_id,
         event_type,
     })
+}
+
+/// The JSON text of `jsonb` column `index`, read in place: metadata is decoded from it straight
+/// into [`Metadata`], not through a `serde_json::Value` tree first. In the binary format a
+/// version byte (1, the only one there is) comes before the text.
+fn jsonb_text(row: &PgRow, index: usize) -> Result<&[u8]> {
+    let value = row.try_get_raw(index)?;
+    let decode = |source: sqlx::error::BoxDynError| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source,
+    };
+    let bytes = value.as_bytes().map_err(decode)?;
+    match (value.format(), bytes.split_first()) {
+        (PgValueFormat::Text, _) => Ok(bytes),
+        (PgValueFormat::Binary, Some((1, text))) => Ok(text),
+        (PgValueFormat::Binary, first) => Err(decode(
+            format!(
+                "unsupported jsonb format version {:?} (expected 1)",
+                first.map(|(v, _)| v)
+            )
+            .into(),
+        )
+        .into()),
+    }
 }
 
 /// Decodes rows of [`EVENT_COLUMNS`] into a vector of their exact size.
