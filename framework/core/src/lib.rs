@@ -60,4 +60,23 @@ pub mod __private {
             serde_json::Value::Object(map)
         }
     }
+
+    /// Deserializes `T` from serde's externally tagged form of a variant name and a stored
+    /// payload, as `serde_json::from_value(tag(variant, unit, payload))` does, reading the
+    /// payload in place instead of copying it into a new tagged value first.
+    pub fn from_tagged<T: serde::de::DeserializeOwned>(
+        variant: &str,
+        unit: bool,
+        payload: &serde_json::Value,
+    ) -> Result<T, serde_json::Error> {
+        use serde::de::IntoDeserializer as _;
+        use serde::de::value::{MapAccessDeserializer, MapDeserializer};
+        if unit {
+            T::deserialize(variant.into_deserializer())
+        } else {
+            T::deserialize(MapAccessDeserializer::new(MapDeserializer::new(
+                std::iter::once((variant, payload)),
+            )))
+        }
+    }
 }

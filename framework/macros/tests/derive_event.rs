@@ -100,6 +100,32 @@ fn payload_round_trips_through_the_type_name() {
 }
 
 #[test]
+fn a_borrowed_payload_decodes_as_an_owned_one_does() {
+    for (event, name, _, payload) in samples() {
+        let borrowed = AccountEvent::from_payload_ref(name, &payload).unwrap();
+        assert_eq!(borrowed, event, "{name}");
+        assert_eq!(
+            borrowed,
+            AccountEvent::from_payload(name, payload).unwrap(),
+            "{name}"
+        );
+    }
+    let error = AccountEvent::from_payload_ref("Deposited", &json!(5)).unwrap_err();
+    assert!(matches!(error, DecodeError::UnknownType), "{error:?}");
+    for (name, payload) in [
+        ("MoneyDeposited", json!("five")),
+        ("Opened", json!({"owner": "ada"})),
+        ("Moved", json!(["a"])),
+    ] {
+        let error = AccountEvent::from_payload_ref(name, &payload).unwrap_err();
+        assert!(
+            matches!(error, DecodeError::Payload(_)),
+            "{name}: {error:?}"
+        );
+    }
+}
+
+#[test]
 fn serde_rename_is_the_tag_put_back() {
     // The serde names are `closed` and `reopened`; the type names are not.
     let decoded = AccountEvent::from_payload("AccountClosed", json!({"reason": "r"})).unwrap();

@@ -110,7 +110,7 @@ impl<'e> Trigger<'e> {
     /// The event decoded as `E`; a [`Poison`] error naming the type, version and position
     /// when it does not decode (the reactor dead-letters it rather than retrying).
     pub fn decode<E: DomainEvent>(&self) -> Result<E, HandlerError> {
-        E::from_payload(&self.event.event_type, self.event.payload.clone()).map_err(|e| {
+        E::from_payload_ref(&self.event.event_type, &self.event.payload).map_err(|e| {
             Poison::new(format!(
                 "`{}` (schema version {}) at position {} of `{}` does not decode: {e}",
                 self.event.event_type,

@@ -12,7 +12,7 @@ use keel::{DomainEvent, RecordedEvent};
 
 /// A stored event as `E`; the error names its type and position.
 pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, String> {
-    E::from_payload(&event.event_type, event.payload.clone())
+    E::from_payload_ref(&event.event_type, &event.payload)
         .map_err(|e| format!("{} at position {}: {e}", event.event_type, event.position))
 }
 

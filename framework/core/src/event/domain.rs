@@ -36,6 +36,13 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
     /// Rebuilds the event from its type name and a payload at the current schema version.
     fn from_payload(event_type: &str, payload: Value) -> Result<Self, DecodeError>;
 
+    /// Rebuilds the event from a payload it borrows, at the current schema version: what reads
+    /// use when no upcaster had to change the payload. The default copies the payload and
+    /// calls [`DomainEvent::from_payload`]; the derive reads it in place.
+    fn from_payload_ref(event_type: &str, payload: &Value) -> Result<Self, DecodeError> {
+        Self::from_payload(event_type, payload.clone())
+    }
+
     /// The current schema version of `event_type`, if this enum has that type.
     fn current_version(event_type: &str) -> Option<u32> {
         Self::event_types()

@@ -141,23 +141,30 @@ impl Upcasters {
             // Written by newer code than this reader: never guess.
             return Err(unknown());
         }
-        let (version, payload) = self.lift(
-            &recorded.event_type,
-            recorded.schema_version,
-            target,
-            recorded.payload.clone(),
-        )?;
-        if version != target {
-            return Err(Error::MissingUpcaster {
-                event_type: recorded.event_type.clone(),
-                schema_version: version,
-                target_version: target,
-                stream_id: recorded.stream_id.clone(),
-                stream_version: recorded.stream_version,
-                position: recorded.position,
-            });
-        }
-        E::from_payload(&recorded.event_type, payload).map_err(|e| match e {
+        // At the current version no upcaster runs: the payload is read where it is.
+        let (version, decoded) = if recorded.schema_version == target {
+            let decoded = E::from_payload_ref(&recorded.event_type, &recorded.payload);
+            (target, decoded)
+        } else {
+            let (version, payload) = self.lift(
+                &recorded.event_type,
+                recorded.schema_version,
+                target,
+                recorded.payload.clone(),
+            )?;
+            if version != target {
+                return Err(Error::MissingUpcaster {
+                    event_type: recorded.event_type.clone(),
+                    schema_version: version,
+                    target_version: target,
+                    stream_id: recorded.stream_id.clone(),
+                    stream_version: recorded.stream_version,
+                    position: recorded.position,
+                });
+            }
+            (version, E::from_payload(&recorded.event_type, payload))
+        };
+        decoded.map_err(|e| match e {
             super::DecodeError::UnknownType => unknown(),
             super::DecodeError::Payload(source) => Error::CorruptPayload {
                 event_type: recorded.event_type.clone(),

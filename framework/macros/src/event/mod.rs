@@ -74,6 +74,17 @@ fn impl_domain_event(input: &ast::Input<'_>) -> TokenStream {
                     _ => ::core::result::Result::Err(#root::event::DecodeError::UnknownType),
                 }
             }
+
+            fn from_payload_ref(
+                event_type: &str,
+                payload: &#json::Value,
+            ) -> ::core::result::Result<Self, #root::event::DecodeError> {
+                match event_type {
+                    #(#names => #root::__private::from_tagged(#serde_names, #units, payload)
+                        .map_err(#root::event::DecodeError::Payload),)*
+                    _ => ::core::result::Result::Err(#root::event::DecodeError::UnknownType),
+                }
+            }
         }
     }
 }

@@ -70,6 +70,15 @@ impl DomainEvent for LedgerEvent {
             _ => Err(DecodeError::UnknownType),
         }
     }
+    fn from_payload_ref(
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Self, DecodeError> {
+        match event_type {
+            "Deposited" => Ok(crate::__private::from_tagged("Deposited", false, payload)?),
+            _ => Err(DecodeError::UnknownType),
+        }
+    }
 }
 
 impl Aggregate for Ledger {
