@@ -96,13 +96,18 @@ pub(crate) async fn run(report: &mut Report) -> Result<(), BenchError> {
         ms("raw_redis_round_trip", "p99"),
     );
     let es_p99 = ms("commit_to_elasticsearch", "p99");
+    let (store_p50, store_p99) = (
+        ms("commit_to_event_store", "p50"),
+        ms("commit_to_event_store", "p99"),
+    );
     let load_s = demo["load"]["seconds"].as_f64().unwrap_or(f64::NAN);
     let samples = demo["latency_ms"]["commit_to_redis"]["samples"]
         .as_u64()
         .unwrap_or(0);
     let notes = format!(
         "{orders} orders asked at {rate}/s; the load placed them in {load_s:.1} s; {samples} probed \
-         (every {every}th); whole run {total_s:.0} s incl. setup, settle and checks; debug-free release build"
+         (every {every}th); commit -> event store (captured and translated) p50 {store_p50:.1} ms, p99 \
+         {store_p99:.1} ms; whole run {total_s:.0} s incl. setup, settle and checks; debug-free release build"
     );
     let figure =
         |bench, value, baseline: &str, baseline_value, goal: Option<(String, bool)>| Figure {

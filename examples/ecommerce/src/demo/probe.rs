@@ -1,6 +1,8 @@
 //! The latency probe: for each order whose COMMIT returned (every `every`-th order), how long
 //! until it is readable in Redis (`EXISTS order:<id>`, in one pipeline for every order due a
-//! look) and visible to searches in Elasticsearch (an `ids` query, at most every 20 ms).
+//! look) and visible to searches in Elasticsearch (an `ids` query, at most every 20 ms); and,
+//! to tell the stages apart, until its stream is in the event store (one query for every order
+//! due a look): capture and translation before, the projection after.
 //!
 //! An order is looked at again 2 ms after a miss while it is young, then after 2% of its age
 //! (at most 250 ms): a latency is known to within 2 ms or 2%, and thousands of orders waiting
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::domain::streams;
 use crate::legacy::load::Committed;
 use crate::settings::Settings;
 
@@ -26,6 +29,8 @@ pub struct Latencies {
     pub redis: Vec<f64>,
     /// Commit → visible to Elasticsearch searches.
     pub elasticsearch: Vec<f64>,
+    /// Commit → the order's stream in the event store (captured and translated).
+    pub event_store: Vec<f64>,
     /// Orders not seen within the probe's patience.
     pub timed_out: u64,
     /// The baseline: a Redis write by the probe → seen by the same polling loop.
@@ -69,6 +74,11 @@ pub async fn run(
     // the probe's own keys); order id → the same for Elasticsearch.
     let mut for_redis: HashMap<String, (Waiting, bool)> = HashMap::new();
     let mut for_es: HashMap<i64, Waiting> = HashMap::new();
+    let mut for_store: HashMap<String, Waiting> = HashMap::new();
+    let store = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&settings.event_store_url())
+        .await?;
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<(String, Instant)>();
     let raw_prefix = format!(
         "{}probe:",
@@ -90,6 +100,7 @@ pub async fn run(
                 let key = format!("{}{}", names.order_key_prefix, c.order_id);
                 for_redis.insert(key, (Waiting::since(c.at), true));
                 for_es.insert(c.order_id, Waiting::since(c.at));
+                for_store.insert(streams::order(c.order_id), Waiting::since(c.at));
             }
         }
         while let Ok((key, at)) = raw_rx.try_recv() {
@@ -99,7 +110,7 @@ pub async fn run(
             closed_at = Some(Instant::now());
         }
         let done = closed_at.is_some() && writer.is_finished() && raw_rx.is_empty();
-        if done && for_redis.is_empty() && for_es.is_empty() {
+        if done && for_redis.is_empty() && for_es.is_empty() && for_store.is_empty() {
             break;
         }
         if closed_at.is_some_and(|t| t.elapsed() > patience) {
@@ -108,7 +119,8 @@ pub async fn run(
                     .values()
                     .filter(|(_, order)| *order)
                     .count()
-                    .max(for_es.len()),
+                    .max(for_es.len())
+                    .max(for_store.len()),
             )
             .unwrap_or(u64::MAX);
             break;
@@ -139,6 +151,7 @@ pub async fn run(
                 }
             }
         }
+        look_in_store(&store, &mut for_store, &mut out.event_store).await?;
         if !for_es.is_empty() && last_es.elapsed() >= ES_EVERY {
             last_es = Instant::now();
             let ids: Vec<String> = for_es
@@ -175,7 +188,42 @@ pub async fn run(
     Ok(out)
 }
 
-/// The shortest wait between two looks at one key in Redis.
+/// Looks for the streams in `waiting` that are due a look, in one query; records the age of
+/// each found.
+async fn look_in_store(
+    store: &sqlx::PgPool,
+    waiting: &mut HashMap<String, Waiting>,
+    found: &mut Vec<f64>,
+) -> crate::Result<()> {
+    let now = Instant::now();
+    let due: Vec<String> = waiting
+        .iter()
+        .filter(|(_, w)| w.next <= now)
+        .map(|(stream, _)| stream.clone())
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT stream_id FROM keel_streams WHERE stream_id = ANY($1)")
+            .bind(&due)
+            .fetch_all(store)
+            .await?;
+    let now = Instant::now();
+    for stream in &stored {
+        if let Some(w) = waiting.remove(stream) {
+            found.push(w.age(now));
+        }
+    }
+    for stream in &due {
+        if let Some(w) = waiting.get_mut(stream) {
+            w.missed(now, REDIS_EVERY);
+        }
+    }
+    Ok(())
+}
+
+/// The shortest wait between two looks at one key in Redis (and one stream in the store).
 const REDIS_EVERY: Duration = Duration::from_millis(2);
 /// The shortest wait between two searches in Elasticsearch.
 const ES_EVERY: Duration = Duration::from_millis(20);

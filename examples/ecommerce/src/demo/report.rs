@@ -52,6 +52,7 @@ impl Report {
             latency_ms: json!({
                 "commit_to_redis": stats(&latencies.redis),
                 "commit_to_elasticsearch": stats(&latencies.elasticsearch),
+                "commit_to_event_store": stats(&latencies.event_store),
                 "not_seen": latencies.timed_out,
                 "raw_redis_round_trip": stats(&latencies.raw_redis),
             }),
@@ -100,6 +101,11 @@ impl Report {
             f.payments_captured, f.payments_refunded
         );
         eprintln!("lost / duplicated          {} / {}", f.lost, f.duplicated);
+        eprintln!(
+            "commit → event store       p50 {}, p99 {} (captured and translated)",
+            ms("commit_to_event_store", "p50"),
+            ms("commit_to_event_store", "p99")
+        );
         eprintln!(
             "commit → Redis             p50 {}, p99 {}",
             ms("commit_to_redis", "p50"),
