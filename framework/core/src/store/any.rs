@@ -119,6 +119,9 @@ impl EventStore for AnyStore {
     async fn contains_event(&self, event_id: Uuid) -> Result<bool> {
         each!(self, s => s.contains_event(event_id).await)
     }
+    async fn stored_event_ids(&self, event_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        each!(self, s => s.stored_event_ids(event_ids).await)
+    }
     async fn stream_version(&self, stream_id: &str) -> Result<u64> {
         each!(self, s => s.stream_version(stream_id).await)
     }

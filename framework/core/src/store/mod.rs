@@ -92,6 +92,20 @@ pub trait EventStore: Send + Sync + 'static {
     /// Whether an event with this id is stored.
     async fn contains_event(&self, event_id: Uuid) -> Result<bool>;
 
+    /// Which of `event_ids` are stored, in no particular order: what a writer of events with
+    /// deterministic ids (from a CDC position) asks before deciding a batch of commands again.
+    /// The default asks [`EventStore::contains_event`] for each; PostgreSQL answers in one
+    /// query.
+    async fn stored_event_ids(&self, event_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut stored = Vec::new();
+        for &id in event_ids {
+            if self.contains_event(id).await? {
+                stored.push(id);
+            }
+        }
+        Ok(stored)
+    }
+
     /// The stream's current version; 0 when it has no events.
     async fn stream_version(&self, stream_id: &str) -> Result<u64>;
 

@@ -45,7 +45,7 @@ fn events(range: std::ops::RangeInclusive<u64>) -> Vec<NewEvent> {
 }
 
 /// Appended events come back from `read_stream` as appended: ids, versions from 1, payload,
-/// metadata, times; `stream_version` and `contains_event` agree.
+/// metadata, times; `stream_version`, `contains_event` and `stored_event_ids` agree.
 pub async fn append_and_read_back<S: Store>(store: S) {
     let stream = unique_stream("conf-append");
     let metadata = Metadata {
@@ -107,6 +107,22 @@ pub async fn append_and_read_back<S: Store>(store: S) {
             .contains_event(Uuid::new_v4())
             .await
             .expect("contains")
+    );
+    let unknown = Uuid::new_v4();
+    let mut stored = store
+        .stored_event_ids(&[sent[2].event_id, unknown, sent[0].event_id])
+        .await
+        .expect("stored ids");
+    stored.sort();
+    let mut expected = vec![sent[0].event_id, sent[2].event_id];
+    expected.sort();
+    assert_eq!(stored, expected, "the stored ones of three ids");
+    assert!(
+        store
+            .stored_event_ids(&[])
+            .await
+            .expect("stored ids")
+            .is_empty()
     );
     // The head reaches the append once every older transaction of the server has ended (on
     // PostgreSQL another writer's may still run: ADR 0002), so wait for it, boundedly.

@@ -98,6 +98,10 @@ impl<S: EventStore> EventStore for CountingStore<S> {
         self.inner.contains_event(event_id).await
     }
 
+    async fn stored_event_ids(&self, event_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        self.inner.stored_event_ids(event_ids).await
+    }
+
     async fn stream_version(&self, stream_id: &str) -> Result<u64> {
         self.inner.stream_version(stream_id).await
     }

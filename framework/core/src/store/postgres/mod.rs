@@ -309,6 +309,18 @@ impl EventStore for PostgresStore {
         Ok(found.is_some())
     }
 
+    async fn stored_event_ids(&self, event_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(
+            sqlx::query_scalar("SELECT event_id FROM keel_events WHERE event_id = ANY($1)")
+                .bind(event_ids)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     async fn stream_version(&self, stream_id: &str) -> Result<u64> {
         let version: Option<i64> =
             sqlx::query_scalar("SELECT version FROM keel_streams WHERE stream_id = $1")
