@@ -59,6 +59,13 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// Milliseconds from `timestamp_ms` (since the epoch) to now; 0 for a timestamp ahead of the
+/// clock.
+fn age_ms(timestamp_ms: i64) -> i64 {
+    let now = chrono::Utc::now().timestamp_millis();
+    now.saturating_sub(timestamp_ms).max(0)
+}
+
 /// Handles `message` with retries and dead-letters it if need be. Shutdown (`stop`) is
 /// honoured during backoff waits and the dead letter's publication; a handler call in progress
 /// is finished.
@@ -77,6 +84,9 @@ pub(super) async fn process<H: MessageHandler>(
         messaging.destination.name = %view.topic,
         messaging.kafka.partition = view.partition,
         messaging.kafka.offset = view.offset,
+        // How long the record waited between its timestamp (the producer's send, by default)
+        // and this handler: the consumer's lag as one record saw it.
+        messaging.kafka.message.age_ms = view.timestamp_ms.map(age_ms),
         attempts = Empty,
         dead_lettered = Empty,
         otel.status_code = Empty,
