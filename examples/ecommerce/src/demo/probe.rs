@@ -63,7 +63,12 @@ pub async fn run(
 ) -> crate::Result<Latencies> {
     let names = settings.names();
     let client = redis::Client::open(settings.redis.as_str())?;
-    let mut redis = client.get_multiplexed_async_connection().await?;
+    // The client's 500 ms response timeout would end the run when a loaded machine answers a
+    // look late; a late answer is a latency to measure, not a failure.
+    let patient = redis::AsyncConnectionConfig::new().set_response_timeout(Some(RESPONSE_TIMEOUT));
+    let mut redis = client
+        .get_multiplexed_async_connection_with_config(&patient)
+        .await?;
     let http = reqwest::Client::new();
     let search = format!(
         "{}/{}/_search",
@@ -85,7 +90,9 @@ pub async fn run(
         names.order_key_prefix.trim_end_matches("order:")
     );
     let writer = tokio::spawn(write_raw_keys(
-        client.get_multiplexed_async_connection().await?,
+        client
+            .get_multiplexed_async_connection_with_config(&patient)
+            .await?,
         raw_prefix.clone(),
         raw_tx,
     ));
@@ -136,7 +143,9 @@ pub async fn run(
             for key in &keys {
                 pipe.exists(key);
             }
-            let found: Vec<bool> = pipe.query_async(&mut redis).await?;
+            let found: Vec<bool> = pipe.query_async(&mut redis).await.map_err(|e| {
+                format!("the probe looking for {} key(s) in Redis: {e}", keys.len())
+            })?;
             let now = Instant::now();
             for (key, exists) in keys.iter().zip(found) {
                 if exists && let Some((w, order)) = for_redis.remove(key) {
@@ -225,6 +234,8 @@ async fn look_in_store(
 
 /// The shortest wait between two looks at one key in Redis (and one stream in the store).
 const REDIS_EVERY: Duration = Duration::from_millis(2);
+/// How long the probe waits for Redis to answer one look (or one baseline write).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The shortest wait between two searches in Elasticsearch.
 const ES_EVERY: Duration = Duration::from_millis(20);
 /// The longest wait between two looks at one order.
