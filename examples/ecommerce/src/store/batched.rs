@@ -12,13 +12,14 @@
 //! With [`Batched::lingering`], the first command for an idle stream waits a moment for
 //! others, so that commands which arrive a few milliseconds apart share a batch too.
 //!
-//! With [`Batched::keeping_state`], the state after each batch stays in memory and the next
-//! batch starts from it instead of loading: for streams this process writes nearly alone (the
-//! inventory participant's 40 product streams). A stale state is harmless: the append expects
-//! the version the batch was decided on, so it conflicts and the batch is decided again on a
-//! fresh load.
+//! With [`Batched::keeping_state`], the state after each batch stays in memory (for the
+//! 10,000 streams written last) and the next batch starts from it instead of loading: for
+//! streams this process writes nearly alone (the inventory participant's 40 product streams,
+//! the translator's orders until their sagas decide them). A stale state is harmless: the
+//! append expects the version the batch was decided on, so it conflicts and the batch is
+//! decided again on a fresh load.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -37,6 +38,9 @@ use uuid::Uuid;
 const CONFLICT_RETRIES: u32 = 10;
 /// The most commands one batch takes.
 const MAX_BATCH: usize = 256;
+/// The most streams whose state [`Batched::keeping_state`] keeps; the oldest kept are
+/// forgotten first (their next batch loads).
+const KEPT_STREAMS: usize = 10_000;
 
 /// What a command did.
 #[derive(Debug)]
@@ -83,7 +87,13 @@ struct Inner<A: Aggregate, S> {
     store: S,
     repository: Repository<A, S>,
     options: Options,
-    lanes: Mutex<HashMap<String, Lane<A>>>,
+    lanes: Mutex<Lanes<A>>,
+}
+
+/// The streams' queues, and the streams whose state is kept, oldest first.
+struct Lanes<A: Aggregate> {
+    by_stream: HashMap<String, Lane<A>>,
+    kept: VecDeque<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,11 +103,13 @@ struct Options {
     linger: Duration,
 }
 
-/// One stream's queue; `busy` while a task runs its batches.
+/// One stream's queue; `busy` while a task runs its batches; `listed` while its name is in
+/// [`Lanes::kept`].
 struct Lane<A: Aggregate> {
     queue: Vec<Pending<A>>,
     busy: bool,
     state: Option<Kept<A>>,
+    listed: bool,
 }
 
 /// A state kept between batches.
@@ -162,7 +174,10 @@ where
                 repository: Repository::new(store.clone()).with_snapshots(options.snapshots),
                 store,
                 options,
-                lanes: Mutex::new(HashMap::new()),
+                lanes: Mutex::new(Lanes {
+                    by_stream: HashMap::new(),
+                    kept: VecDeque::new(),
+                }),
             }),
         }
     }
@@ -188,11 +203,15 @@ where
                 .lanes
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let lane = lanes.entry(stream.to_owned()).or_insert_with(|| Lane {
-                queue: Vec::new(),
-                busy: false,
-                state: None,
-            });
+            let lane = lanes
+                .by_stream
+                .entry(stream.to_owned())
+                .or_insert_with(|| Lane {
+                    queue: Vec::new(),
+                    busy: false,
+                    state: None,
+                    listed: false,
+                });
             lane.queue.push(pending);
             !std::mem::replace(&mut lane.busy, true)
         };
@@ -222,13 +241,13 @@ where
         loop {
             let (batch, kept) = {
                 let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(lane) = lanes.get_mut(&stream) else {
+                let Some(lane) = lanes.by_stream.get_mut(&stream) else {
                     return;
                 };
                 if lane.queue.is_empty() {
                     lane.busy = false;
                     if lane.state.is_none() {
-                        lanes.remove(&stream);
+                        lanes.by_stream.remove(&stream);
                     }
                     return;
                 }
@@ -250,9 +269,7 @@ where
             });
             if self.options.keep_state {
                 let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(lane) = lanes.get_mut(&stream) {
-                    lane.state = kept;
-                }
+                lanes.keep(&stream, kept);
             }
         }
     }
@@ -343,25 +360,18 @@ where
             .iter()
             .map(|p| p.metadata.source.as_ref().map(|s| s.event_id(0)))
             .collect();
-        let checks = first_ids.into_iter().map(|id| async move {
-            match id {
-                Some(id) => self.store.contains_event(id).await,
-                None => Ok(false),
+        let asked: Vec<Uuid> = first_ids.iter().flatten().copied().collect();
+        // One query for the whole batch (most batches hold several commands from CDC).
+        let stored: HashSet<Uuid> = match self.store.stored_event_ids(&asked).await {
+            Ok(stored) => stored.into_iter().collect(),
+            Err(error) => {
+                let retryable = error.is_retryable();
+                return Err((batch, format!("looking up event ids: {error}"), retryable));
             }
-        });
-        let mut stored = Vec::with_capacity(batch.len());
-        for result in futures::future::join_all(checks).await {
-            match result {
-                Ok(found) => stored.push(found),
-                Err(error) => {
-                    let retryable = error.is_retryable();
-                    return Err((batch, format!("looking up event ids: {error}"), retryable));
-                }
-            }
-        }
+        };
         let (mut fresh, mut duplicates) = (Vec::new(), Vec::new());
-        for (pending, stored) in batch.into_iter().zip(stored) {
-            if stored {
+        for (pending, id) in batch.into_iter().zip(first_ids) {
+            if id.is_some_and(|id| stored.contains(&id)) {
                 duplicates.push(pending)
             } else {
                 fresh.push(pending)
@@ -395,6 +405,33 @@ where
         if let Err(error) = saved {
             // The events are stored; the next snapshot point tries again.
             tracing::warn!(%error, stream, "saving a snapshot failed");
+        }
+    }
+}
+
+impl<A: Aggregate> Lanes<A> {
+    /// Keeps `state` as `stream`'s, forgetting the oldest kept states beyond [`KEPT_STREAMS`]
+    /// (an idle stream's lane goes with its state).
+    fn keep(&mut self, stream: &str, state: Option<Kept<A>>) {
+        let Some(lane) = self.by_stream.get_mut(stream) else {
+            return;
+        };
+        lane.state = state;
+        if lane.state.is_some() && !lane.listed {
+            lane.listed = true;
+            self.kept.push_back(stream.to_owned());
+        }
+        while self.kept.len() > KEPT_STREAMS {
+            let Some(oldest) = self.kept.pop_front() else {
+                break;
+            };
+            if let Some(lane) = self.by_stream.get_mut(&oldest) {
+                lane.listed = false;
+                lane.state = None;
+                if !lane.busy && lane.queue.is_empty() {
+                    self.by_stream.remove(&oldest);
+                }
+            }
         }
     }
 }

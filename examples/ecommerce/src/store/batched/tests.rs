@@ -164,3 +164,46 @@ async fn a_lingering_command_shares_its_batch_with_one_that_comes_a_moment_later
     assert_eq!(first.expect("first").state.value, 6);
     assert_eq!(second.expect("second").state.value, 6);
 }
+
+#[tokio::test]
+async fn only_the_streams_written_last_keep_their_state() {
+    let store = CountingStore::new(MemoryStore::new());
+    let batched =
+        Batched::<Counter, _>::new(store.clone(), SnapshotPolicy::never()).keeping_state();
+    let streams = super::KEPT_STREAMS + 1;
+    for i in 0..streams {
+        batched
+            .execute(
+                &format!("c-{i}"),
+                CounterCommand::Add(1),
+                Metadata::default(),
+            )
+            .await
+            .expect("added");
+    }
+    let kept = {
+        let lanes = batched.inner.lanes.lock().expect("lanes");
+        (lanes.kept.len(), lanes.by_stream.len())
+    };
+    assert_eq!(
+        kept,
+        (super::KEPT_STREAMS, super::KEPT_STREAMS),
+        "the oldest was forgotten"
+    );
+    store.reset();
+    batched
+        .execute("c-1", CounterCommand::Add(1), Metadata::default())
+        .await
+        .expect("from memory");
+    assert_eq!(store.events_read(), 0, "a recent stream's state was kept");
+    let done = batched
+        .execute("c-0", CounterCommand::Add(1), Metadata::default())
+        .await
+        .expect("loaded");
+    assert_eq!(
+        store.events_read(),
+        1,
+        "the forgotten stream was loaded again"
+    );
+    assert_eq!(done.state.value, 2);
+}
