@@ -6,6 +6,7 @@ ORDERS ?= 2000
 RATE ?= 100
 SAGA ?= orchestration
 KILLS ?= 0
+RELEASE ?= 0
 FUZZ_SECONDS ?= 60
 DEBEZIUM ?= 0
 
@@ -15,7 +16,7 @@ help:
 	@echo "make up | status | down   the local stack (MariaDB, PostgreSQL, Redis, Kafka, Elasticsearch, Jaeger)"
 	@echo "make up DEBEZIUM=1        ... plus Kafka Connect with Debezium's MariaDB connector"
 	@echo "make test                 fmt check, clippy, every test including the integration tests (brings the stack up)"
-	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks"
+	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks (RELEASE=1: release build)"
 	@echo "make bench [BENCH=area]   release benchmarks against the stack (core|capture|projections|sagas|e2e)"
 	@echo "make fuzz [FUZZ_SECONDS=60] cargo-fuzz on keel-capture's binlog event decoders"
 
@@ -32,7 +33,7 @@ test:
 	@bash scripts/test.sh
 
 demo:
-	@ORDERS=$(ORDERS) RATE=$(RATE) SAGA=$(SAGA) KILLS=$(KILLS) bash scripts/demo.sh
+	@ORDERS=$(ORDERS) RATE=$(RATE) SAGA=$(SAGA) KILLS=$(KILLS) RELEASE=$(RELEASE) bash scripts/demo.sh
 
 bench:
 	@bash scripts/bench.sh $(BENCH)
