@@ -6,7 +6,7 @@ ORDERS ?= 2000
 RATE ?= 100
 SAGA ?= orchestration
 KILLS ?= 0
-RELEASE ?= 0
+RELEASE ?= 1
 FUZZ_SECONDS ?= 60
 DEBEZIUM ?= 0
 
@@ -16,7 +16,7 @@ help:
 	@echo "make up | status | down   the local stack (MariaDB, PostgreSQL, Redis, Kafka, Elasticsearch, Jaeger)"
 	@echo "make up DEBEZIUM=1        ... plus Kafka Connect with Debezium's MariaDB connector"
 	@echo "make test                 fmt check, clippy, every test including the integration tests (brings the stack up)"
-	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks (RELEASE=1: release build)"
+	@echo "make demo [ORDERS=2000]   the stack plus the e-commerce example end to end, with its checks (RELEASE=0: the debug build)"
 	@echo "make bench [BENCH=area]   release benchmarks against the stack (core|capture|projections|sagas|e2e)"
 	@echo "make fuzz [FUZZ_SECONDS=60] cargo-fuzz on keel-capture's binlog event decoders"
 
