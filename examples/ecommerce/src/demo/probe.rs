@@ -13,7 +13,8 @@
 //! itself (100 of them, one every 10 ms at the start), detected the same way. The difference
 //! between the two is the pipeline's; the baseline is the probe's own resolution.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -76,11 +77,11 @@ pub async fn run(
         settings.elasticsearch.trim_end_matches('/'),
         names.orders_index
     );
-    // Redis key → when it started waiting, when to look next, whether it is an order (or one of
-    // the probe's own keys); order id → the same for Elasticsearch.
-    let mut for_redis: HashMap<String, (Waiting, bool)> = HashMap::new();
-    let mut for_es: HashMap<i64, Waiting> = HashMap::new();
-    let mut for_store: HashMap<String, Waiting> = HashMap::new();
+    // Orders' Redis keys, the probe's own keys, order ids in Elasticsearch, order streams.
+    let mut for_redis: Watch<String> = Watch::default();
+    let mut for_raw: Watch<String> = Watch::default();
+    let mut for_es: Watch<i64> = Watch::default();
+    let mut for_store: Watch<String> = Watch::default();
     let store = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&settings.event_store_url())
@@ -107,60 +108,52 @@ pub async fn run(
             seen += 1;
             if (seen - 1).is_multiple_of(every.max(1)) {
                 let key = format!("{}{}", names.order_key_prefix, c.order_id);
-                for_redis.insert(key, (Waiting::since(c.at), true));
-                for_es.insert(c.order_id, Waiting::since(c.at));
-                for_store.insert(streams::order(c.order_id), Waiting::since(c.at));
+                for_redis.insert(key, c.at);
+                for_es.insert(c.order_id, c.at);
+                for_store.insert(streams::order(c.order_id), c.at);
             }
         }
         while let Ok((key, at)) = raw_rx.try_recv() {
-            for_redis.insert(key, (Waiting::since(at), false));
+            for_raw.insert(key, at);
         }
         if closed_at.is_none() && committed.is_closed() && committed.is_empty() {
             closed_at = Some(Instant::now());
         }
         let done = closed_at.is_some() && writer.is_finished() && raw_rx.is_empty();
-        if done && for_redis.is_empty() && for_es.is_empty() && for_store.is_empty() {
+        if done
+            && for_redis.is_empty()
+            && for_raw.is_empty()
+            && for_es.is_empty()
+            && for_store.is_empty()
+        {
             break;
         }
         if closed_at.is_some_and(|t| t.elapsed() > patience) {
-            out.timed_out = u64::try_from(
-                for_redis
-                    .values()
-                    .filter(|(_, order)| *order)
-                    .count()
-                    .max(for_es.len())
-                    .max(for_store.len()),
-            )
-            .unwrap_or(u64::MAX);
+            out.timed_out = u64::try_from(for_redis.len().max(for_es.len()).max(for_store.len()))
+                .unwrap_or(u64::MAX);
             break;
         }
-        let now = Instant::now();
-        let keys: Vec<String> = for_redis
-            .iter()
-            .filter(|(_, (w, _))| w.next <= now)
-            .map(|(key, _)| key.clone())
-            .collect();
-        if !keys.is_empty() {
+        let (orders, raw) = (for_redis.due(), for_raw.due());
+        if !orders.is_empty() || !raw.is_empty() {
             let mut pipe = redis::pipe();
-            for key in &keys {
+            for key in orders.iter().chain(&raw) {
                 pipe.exists(key);
             }
             let found: Vec<bool> = pipe.query_async(&mut redis).await.map_err(|e| {
-                format!("the probe looking for {} key(s) in Redis: {e}", keys.len())
+                let keys = orders.len() + raw.len();
+                format!("the probe looking for {keys} key(s) in Redis: {e}")
             })?;
-            let now = Instant::now();
-            for (key, exists) in keys.iter().zip(found) {
-                if exists && let Some((w, order)) = for_redis.remove(key) {
-                    let ms = w.age(now);
-                    if order {
-                        out.redis.push(ms)
-                    } else {
-                        out.raw_redis.push(ms)
-                    }
-                } else if let Some((w, _)) = for_redis.get_mut(key) {
-                    w.missed(now, REDIS_EVERY);
-                }
-            }
+            let (found_orders, found_raw) = found.split_at(orders.len().min(found.len()));
+            for_redis.looked(
+                orders.into_iter().zip(found_orders.iter().copied()),
+                REDIS_EVERY,
+                &mut out.redis,
+            );
+            for_raw.looked(
+                raw.into_iter().zip(found_raw.iter().copied()),
+                REDIS_EVERY,
+                &mut out.raw_redis,
+            );
         }
         if last_store.elapsed() >= STORE_EVERY {
             last_store = Instant::now();
@@ -168,28 +161,22 @@ pub async fn run(
         }
         if !for_es.is_empty() && last_es.elapsed() >= ES_EVERY {
             last_es = Instant::now();
-            let ids: Vec<String> = for_es
-                .iter()
-                .filter(|(_, w)| w.next <= last_es)
-                .map(|(id, _)| id.to_string())
-                .collect();
+            let ids = for_es.due();
             if !ids.is_empty() {
-                let body =
-                    json!({"query": {"ids": {"values": ids}}, "_source": false, "size": ids.len()});
+                let values: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                let body = json!({"query": {"ids": {"values": values}}, "_source": false, "size": ids.len()});
                 let response: Value = http.post(&search).json(&body).send().await?.json().await?;
-                let now = Instant::now();
-                for hit in response["hits"]["hits"].as_array().into_iter().flatten() {
-                    if let Some(id) = hit["_id"].as_str().and_then(|s| s.parse::<i64>().ok())
-                        && let Some(w) = for_es.remove(&id)
-                    {
-                        out.elasticsearch.push(w.age(now));
-                    }
-                }
-                for id in &ids {
-                    if let Some(w) = id.parse::<i64>().ok().and_then(|id| for_es.get_mut(&id)) {
-                        w.missed(now, ES_EVERY);
-                    }
-                }
+                let hits: HashSet<i64> = response["hits"]["hits"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|hit| hit["_id"].as_str()?.parse().ok())
+                    .collect();
+                for_es.looked(
+                    ids.into_iter().map(|id| (id, hits.contains(&id))),
+                    ES_EVERY,
+                    &mut out.elasticsearch,
+                );
             }
         }
         tokio::time::sleep(REDIS_EVERY).await;
@@ -206,39 +193,84 @@ pub async fn run(
 /// each found.
 async fn look_in_store(
     store: &sqlx::PgPool,
-    waiting: &mut HashMap<String, Waiting>,
-    found: &mut Vec<f64>,
+    waiting: &mut Watch<String>,
+    ages: &mut Vec<f64>,
 ) -> crate::Result<()> {
-    let now = Instant::now();
-    let due: Vec<String> = waiting
-        .iter()
-        .filter(|(_, w)| w.next <= now)
-        .map(|(stream, _)| stream.clone())
-        .collect();
+    let due = waiting.due();
     if due.is_empty() {
         return Ok(());
     }
-    let stored: Vec<String> =
-        // The stream's first event, not `keel_streams`: its rows are never updated, so the
-        // lookups stay cheap while every append rewrites the stream's version row.
-        sqlx::query_scalar(
-            "SELECT stream_id FROM keel_events WHERE stream_id = ANY($1) AND stream_version = 1",
-        )
-            .bind(&due)
-            .fetch_all(store)
-            .await?;
-    let now = Instant::now();
-    for stream in &stored {
-        if let Some(w) = waiting.remove(stream) {
-            found.push(w.age(now));
-        }
-    }
-    for stream in &due {
-        if let Some(w) = waiting.get_mut(stream) {
-            w.missed(now, STORE_EVERY);
-        }
-    }
+    // The stream's first event, not `keel_streams`: its rows are never updated, so the lookups
+    // stay cheap while every append rewrites the stream's version row.
+    let stored: HashSet<String> = sqlx::query_scalar(
+        "SELECT stream_id FROM keel_events WHERE stream_id = ANY($1) AND stream_version = 1",
+    )
+    .bind(&due)
+    .fetch_all(store)
+    .await?
+    .into_iter()
+    .collect();
+    waiting.looked(
+        due.into_iter().map(|stream| {
+            let found = stored.contains(&stream);
+            (stream, found)
+        }),
+        STORE_EVERY,
+        ages,
+    );
     Ok(())
+}
+
+/// What the probe waits to see in one place, by key.
+struct Watch<K>(HashMap<K, Waiting>);
+
+impl<K> Default for Watch<K> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<K: Eq + Hash + Clone> Watch<K> {
+    /// Waits for `key`, committed (or written) at `at`.
+    fn insert(&mut self, key: K, at: Instant) {
+        self.0.insert(key, Waiting::since(at));
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The keys due a look now.
+    fn due(&self) -> Vec<K> {
+        let now = Instant::now();
+        self.0
+            .iter()
+            .filter(|(_, w)| w.next <= now)
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// After a look: each key found is done and its age goes to `ages`; each other is looked
+    /// at again later, no sooner than `shortest`.
+    fn looked(
+        &mut self,
+        results: impl IntoIterator<Item = (K, bool)>,
+        shortest: Duration,
+        ages: &mut Vec<f64>,
+    ) {
+        let now = Instant::now();
+        for (key, found) in results {
+            if found && let Some(w) = self.0.remove(&key) {
+                ages.push(w.age(now));
+            } else if let Some(w) = self.0.get_mut(&key) {
+                w.missed(now, shortest);
+            }
+        }
+    }
 }
 
 /// The shortest wait between two looks at one key in Redis.
