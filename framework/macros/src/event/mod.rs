@@ -68,11 +68,7 @@ fn impl_domain_event(input: &ast::Input<'_>) -> TokenStream {
                 event_type: &str,
                 payload: #json::Value,
             ) -> ::core::result::Result<Self, #root::event::DecodeError> {
-                match event_type {
-                    #(#names => #json::from_value(#root::__private::tag(#serde_names, #units, payload))
-                        .map_err(#root::event::DecodeError::Payload),)*
-                    _ => ::core::result::Result::Err(#root::event::DecodeError::UnknownType),
-                }
+                Self::from_payload_ref(event_type, &payload)
             }
 
             fn from_payload_ref(

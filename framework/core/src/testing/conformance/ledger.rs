@@ -61,14 +61,7 @@ impl DomainEvent for LedgerEvent {
         serde_json::to_value(self).map(crate::__private::untag)
     }
     fn from_payload(event_type: &str, payload: serde_json::Value) -> Result<Self, DecodeError> {
-        match event_type {
-            "Deposited" => Ok(serde_json::from_value(crate::__private::tag(
-                "Deposited",
-                false,
-                payload,
-            ))?),
-            _ => Err(DecodeError::UnknownType),
-        }
+        Self::from_payload_ref(event_type, &payload)
     }
     fn from_payload_ref(
         event_type: &str,
