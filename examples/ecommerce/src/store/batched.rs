@@ -246,7 +246,9 @@ where
                 };
                 if lane.queue.is_empty() {
                     lane.busy = false;
-                    if lane.state.is_none() {
+                    // A listed lane stays until its turn in `kept` comes: removed now, its
+                    // name would stay listed and a new lane of the stream be listed twice.
+                    if lane.state.is_none() && !lane.listed {
                         lanes.by_stream.remove(&stream);
                     }
                     return;
