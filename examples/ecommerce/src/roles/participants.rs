@@ -44,7 +44,7 @@ pub async fn run(
             let handler = InventoryHandler {
                 inventory: inventory_writer(store),
             };
-            serve(
+            serve_participant(
                 Arc::new(Participant::new(name, handler, inbox)),
                 &config,
                 &group,
@@ -57,7 +57,7 @@ pub async fn run(
                 payments: Batched::new(store.clone(), SnapshotPolicy::never()),
                 credit_limits: CreditLimits::new(store),
             };
-            serve(
+            serve_participant(
                 Arc::new(Participant::new(name, handler, inbox)),
                 &config,
                 &group,
@@ -70,26 +70,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves `participant` with one consumer per partition of its command topic until `shutdown`.
-pub async fn serve<H: CommandHandler, I: keel::sagas::store::InboxStore>(
-    participant: Arc<Participant<H, I>>,
-    config: &KafkaSagaConfig,
-    group: &str,
-    shutdown: impl std::future::Future,
-) -> keel::sagas::Result<()> {
-    let consumers = (0..crate::settings::PARTITIONS).map(|_| {
-        serve_participant(
-            Arc::clone(&participant),
-            config,
-            group,
-            std::future::pending::<()>(),
-        )
-    });
-    tokio::select! {
-        _ = shutdown => Ok(()),
-        done = futures::future::try_join_all(consumers) => done.map(|_| ()),
-    }
-}
+/// Commands (or replies) a role's one consumer handles at once, across its partitions: one
+/// librdkafka client per role, not one per partition, each of which costs threads, a
+/// connection and its own fetches on the broker (ADR 0049).
+const SAGA_IN_FLIGHT: usize = 256;
 
 /// The saga topics of this deployment. Consumers give up a killed member's partitions after
 /// 6 s (librdkafka's default is 45 s), well under a step's timeout.
@@ -102,6 +86,7 @@ pub fn kafka_config(settings: &Settings) -> KafkaSagaConfig {
     )
     .with_consumer_property("session.timeout.ms", "6000")
     .with_consumer_property("heartbeat.interval.ms", "1000")
+    .with_max_in_flight(SAGA_IN_FLIGHT)
 }
 
 fn data(command: &CommandEnvelope) -> keel::sagas::Result<OrderFulfilment> {

@@ -9,14 +9,14 @@ pub mod starter;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keel::sagas::kafka::{KafkaTransport, consume_replies};
+use keel::sagas::kafka::{KafkaTransport, consume_replies, serve_participant};
 use keel::sagas::store::PostgresSagaStore;
 use keel::sagas::{CommandEnvelope, CommandHandler, Coordinator, Participant, ReplyOutcome, Saga};
 use keel::store::PostgresStore;
 use keel::{Metadata, Repository};
 use serde_json::Value;
 
-use super::participants::{execute, failed, kafka_config, serve};
+use super::participants::{execute, failed, kafka_config};
 use crate::domain::order::{Order, OrderCommand, OrderError};
 use crate::domain::payment::Payment;
 use crate::domain::streams;
@@ -50,13 +50,10 @@ pub async fn run(
         store: store.clone(),
     };
     let never = std::future::pending::<()>;
-    // One reply consumer per partition (replies are keyed by saga id).
-    let replies = (0..crate::settings::PARTITIONS)
-        .map(|_| consume_replies(Arc::clone(&coordinator), &config, &saga_group, never()));
     tokio::select! {
         () = shutdown => Ok(()),
-        done = serve(Arc::new(orders), &config, &orders_group, never()) => Ok(done?),
-        done = futures::future::try_join_all(replies) => done.map(|_| ()).map_err(Into::into),
+        done = serve_participant(Arc::new(orders), &config, &orders_group, never()) => Ok(done?),
+        done = consume_replies(Arc::clone(&coordinator), &config, &saga_group, never()) => Ok(done?),
         done = coordinator.run_deadlines(never()) => Ok(done?),
         done = starter.run() => done,
     }

@@ -1,7 +1,7 @@
 //! `ecommerce translate`: change events from capture become domain events.
 //!
-//! One consumer per partition reads the four table topics, handling changes of different rows
-//! concurrently (one row's changes in order). Each change is one command on one aggregate,
+//! One consumer reads the four table topics, handling changes of different rows concurrently
+//! (one row's changes in order). Each change is one command on one aggregate,
 //! with the change's binlog position as `metadata.source`, so its event ids are deterministic
 //! and a re-delivered change appends nothing. Commands to the same stream are batched
 //! ([`store::Batched`]): an order's row and its items, which arrive together, are decided on
@@ -12,7 +12,6 @@
 pub mod change;
 pub mod traces;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use keel::kafka::{ConsumedMessage, ConsumerConfig, HandlerError, KafkaConsumer, MessageHandler};
@@ -30,11 +29,11 @@ use crate::settings::Settings;
 use crate::store::{self, Batched, Refused};
 use traces::OrderTraces;
 
-/// Changes handled at once per consumer (one per partition). A change waits mostly for the
-/// event store (its batch's load and append, behind other roles' writes), so the consumer's
-/// throughput is about this many over that wait: with the default 64, 200 orders/s (some 750
-/// changes/s) queued for seconds before their handler started.
-const IN_FLIGHT: usize = 256;
+/// Changes handled at once by the role's one consumer, across its partitions. A change waits
+/// mostly for the event store (its batch's load and append, behind other roles' writes), so
+/// the consumer's throughput is about this many over that wait: with 64 per partition, 200
+/// orders/s (some 750 changes/s) queued for seconds before their handler started.
+const IN_FLIGHT: usize = 1024;
 
 /// Turns change events into commands on the aggregates.
 pub struct Translator {
@@ -68,19 +67,9 @@ pub async fn run(
         .properties
         .insert("heartbeat.interval.ms".into(), "1000".into());
     config.max_in_flight = IN_FLIGHT;
-    let translator = Arc::new(Translator::new(store));
-    let consumers = (0..crate::settings::PARTITIONS).map(|_| {
-        let (config, translator) = (config.clone(), Arc::clone(&translator));
-        async move {
-            KafkaConsumer::new(config)?
-                .run(Shared(translator), std::future::pending::<()>())
-                .await
-        }
-    });
-    tokio::select! {
-        () = shutdown => Ok(()),
-        done = futures::future::try_join_all(consumers) => done.map(|_| ()).map_err(Into::into),
-    }
+    Ok(KafkaConsumer::new(config)?
+        .run(Translator::new(store), shutdown)
+        .await?)
 }
 
 impl Translator {
@@ -201,13 +190,10 @@ impl Translator {
     }
 }
 
-/// One translator shared by the consumers of one process (one per partition).
-struct Shared(Arc<Translator>);
-
 #[async_trait::async_trait]
-impl MessageHandler for Shared {
+impl MessageHandler for Translator {
     async fn handle(&self, message: &ConsumedMessage) -> Result<(), HandlerError> {
-        self.0.handle_change(message).await
+        self.handle_change(message).await
     }
 }
 
