@@ -118,6 +118,37 @@ async fn a_sink_that_missed_a_batch_catches_up_when_it_comes_again() {
     assert_eq!(second.stored("order-1").unwrap().version, 2);
 }
 
+/// A sink that lost a document the other one keeps (a Redis TTL ran out, an eviction) gets the
+/// whole document again at its next change, planned from the other sink's copy, whichever
+/// sink lost it.
+#[tokio::test]
+async fn a_document_one_sink_lost_is_written_whole_at_its_next_change() {
+    for lost_by in 0..2 {
+        let store = MemoryStore::new();
+        append(&store, "order-1", &[placed("ada", 4200)]).await;
+        let sinks = [MemorySink::new(), MemorySink::new()];
+        let runner = ProjectionRunner::new(store.clone(), Orders("orders".into()))
+            .with_sink(sinks[0].clone())
+            .with_sink(sinks[1].clone())
+            .with_config(fast())
+            .unwrap();
+        runner.catch_up().await.unwrap();
+        assert!(sinks[lost_by].expire("order-1"));
+
+        append(&store, "order-1", &[cancelled("changed mind")]).await;
+        runner.catch_up().await.unwrap();
+        let expected = json!({"customer": "ada", "total_cents": 4200, "status": "cancelled", "reason": "changed mind"});
+        for sink in &sinks {
+            assert_eq!(
+                sink.document("order-1"),
+                Some(expected.clone()),
+                "lost by sink {lost_by}"
+            );
+            assert_eq!(sink.stored("order-1").unwrap().version, 2);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_sink_outage_holds_the_checkpoint_and_loses_nothing() {
     let store = MemoryStore::new();

@@ -40,8 +40,9 @@ use source::{Batches, Reads};
 
 /// Runs one projection: events in, versioned documents out, checkpoint after acknowledgement.
 ///
-/// The first sink is the one documents are read back from to apply the next event (a partial
-/// update needs the current document); every sink receives every change.
+/// Each sink's documents are read back from that sink to apply the next events (a partial
+/// update needs the current document), except a document a sink lost that another one keeps
+/// (a TTL ran out), which is planned from the other's copy; every sink receives every change.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -150,7 +150,8 @@ impl<P: Projection> Pipeline<P> {
                 let fresh = plan::fresh_streams(&batch);
                 let touched = decoded.keys();
                 let to_load = decoded.keys_to_load(&fresh);
-                let stored = self.stored(&touched, to_load, recent).await?;
+                let mut stored = self.stored(&touched, to_load, recent).await?;
+                plan::restore_lost(&decoded, &mut stored);
                 self.plan_per_sink(&decoded, stored)?
             }
         };

@@ -192,6 +192,46 @@ pub(crate) fn plan<P: Projection>(
     Ok(changes)
 }
 
+/// Gives a sink that lost a document the copy another sink holds, so that the document's next
+/// change is planned from the whole document, not from nothing.
+///
+/// A sink lost a key when another sink holds it at a higher version that is still below the
+/// key's first event in this batch: everything up to that version was checkpointed, so every
+/// sink acknowledged it, and the sink holding less dropped it since (a Redis TTL ran out, an
+/// eviction, a sink added later). A sink that holds less than another one holding events of
+/// this batch missed them in a crash between two sinks' writes: it keeps its own copy and
+/// catches up from it.
+pub(crate) fn restore_lost<E>(decoded: &Decoded<'_, E>, stored: &mut [HashMap<String, Stored>]) {
+    if stored.len() < 2 {
+        return;
+    }
+    // The version of each key's first event in the batch.
+    let mut first: HashMap<&str, u64> = HashMap::new();
+    for (key, envelope) in &decoded.events {
+        let version = envelope.recorded.stream_version;
+        first
+            .entry(key.as_str())
+            .and_modify(|v| *v = (*v).min(version))
+            .or_insert(version);
+    }
+    for (key, first) in first {
+        let held = |sink: &HashMap<String, Stored>| sink.get(key).map_or(0, |s| s.version);
+        // The most recent copy from before this batch.
+        let Some(best) = stored
+            .iter()
+            .filter(|sink| held(sink) < first)
+            .max_by_key(|sink| held(sink))
+            .and_then(|sink| sink.get(key))
+            .cloned()
+        else {
+            continue;
+        };
+        for sink in stored.iter_mut().filter(|sink| held(sink) < best.version) {
+            sink.insert(key.to_owned(), best.clone());
+        }
+    }
+}
+
 fn document_error<P: Projection>(projection: &P, key: &str, source: serde_json::Error) -> Error {
     Error::Document {
         projection: projection.name().to_owned(),

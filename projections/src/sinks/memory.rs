@@ -43,6 +43,12 @@ impl MemorySink {
             .collect()
     }
 
+    /// Forgets `key`, document and version, as a TTL or an eviction would; false when it held
+    /// nothing under `key`.
+    pub fn expire(&self, key: &str) -> bool {
+        self.lock().remove(key).is_some()
+    }
+
     /// How many calls failed because the sink was set down: a runner retrying shows here.
     pub fn refused_calls(&self) -> u64 {
         self.refused.load(Ordering::SeqCst)

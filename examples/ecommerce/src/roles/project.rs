@@ -1,7 +1,7 @@
 //! `ecommerce project`: the read models, kept current from the event store.
 //!
-//! Elasticsearch is the first sink, so documents are loaded from it: a Redis key that expired
-//! (TTL) is written again from the full document at the next change.
+//! Each sink's documents are loaded from that sink; a Redis key that expired (TTL) is planned
+//! from the Elasticsearch document at the order's next change, so it comes back whole.
 
 use keel::projections::sinks::elasticsearch::ElasticsearchSink;
 use keel::projections::sinks::redis::RedisSink;
