@@ -26,6 +26,9 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Remove everything of this deployment: databases, topics, consumer groups, indices, Redis
+    /// keys and the state directory (stop its roles first).
+    Teardown,
     /// Place orders as the legacy application does.
     Load {
         /// Orders to place.

@@ -63,6 +63,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 report.products.len()
             );
         }
+        Command::Teardown => {
+            setup::teardown(settings).await?;
+            eprintln!("removed everything of `{}`", settings.names().database);
+        }
         Command::Load { orders, rate, seed } => {
             let pool = mysql_async::Pool::new(
                 settings

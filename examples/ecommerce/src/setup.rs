@@ -47,7 +47,45 @@ pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
     Ok(SetupReport { products })
 }
 
+/// `ecommerce teardown`: removes everything of this namespace that setup and its runs made
+/// (the legacy database, the event store's database, the topics and consumer groups, the
+/// indices, the Redis keys, the state directory), so that namespaces used once, such as the
+/// tests', do not pile up on a long-lived stack. The roles must be stopped first.
+pub async fn teardown(settings: &Settings) -> crate::Result<()> {
+    let context = |what: &'static str| move |e: crate::Error| format!("teardown: {what}: {e}");
+    drop_postgres(settings)
+        .await
+        .map_err(context("the event store's database"))?
+        .close()
+        .await?;
+    delete_kafka(settings)
+        .await
+        .map_err(context("the Kafka topics and consumer groups"))?;
+    reset_read_models(settings)
+        .await
+        .map_err(context("the Elasticsearch indices and Redis keys"))?;
+    let mut conn = mysql_async::Conn::from_url(settings.mariadb_url(None)).await?;
+    schema::drop_database(&mut conn, &settings.names().database).await?;
+    conn.disconnect().await?;
+    let dir = settings.dir();
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
+
 async fn reset_postgres(settings: &Settings) -> crate::Result<()> {
+    let mut conn = drop_postgres(settings).await?;
+    let db = settings.names().database;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// Drops the event store's database; returns the admin connection it used.
+async fn drop_postgres(settings: &Settings) -> crate::Result<sqlx::PgConnection> {
     let db = settings.names().database;
     let mut conn = sqlx::PgConnection::connect(&settings.postgres_admin_url()).await?;
     // A backend the role may not end (an autovacuum worker after a large run, on a server
@@ -72,29 +110,13 @@ async fn reset_postgres(settings: &Settings) -> crate::Result<()> {
             }
         }
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
-        .execute(&mut conn)
-        .await?;
-    conn.close().await?;
-    Ok(())
+    Ok(conn)
 }
 
 async fn reset_kafka(settings: &Settings) -> crate::Result<()> {
-    let names = settings.names();
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &settings.kafka)
-        .create()?;
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let topics = names.topics();
+    let (admin, options) = delete_kafka(settings).await?;
+    let topics = settings.names().topics();
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    // Unknown topics and groups are fine: they are what we want.
-    let _ = admin.delete_topics(&refs, &options).await?;
-    let groups: Vec<String> = ["translate", "orders", "inventory", "payment", "saga"]
-        .iter()
-        .map(|g| format!("{}{g}", names.group_prefix))
-        .collect();
-    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let _ = admin.delete_groups(&group_refs, &options).await?;
     let fresh: Vec<NewTopic<'_>> = refs
         .iter()
         .map(|t| {
@@ -131,6 +153,29 @@ async fn reset_kafka(settings: &Settings) -> crate::Result<()> {
     Ok(())
 }
 
+/// Deletes the namespace's topics and consumer groups; returns the admin client it used.
+async fn delete_kafka(
+    settings: &Settings,
+) -> crate::Result<(AdminClient<DefaultClientContext>, AdminOptions)> {
+    let names = settings.names();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &settings.kafka)
+        .create()?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let topics = names.topics();
+    let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    // Unknown topics and groups are fine: they are what we want.
+    let _ = admin.delete_topics(&refs, &options).await?;
+    let groups: Vec<String> = ["translate", "orders", "inventory", "payment", "saga"]
+        .iter()
+        .map(|g| format!("{}{g}", names.group_prefix))
+        .collect();
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let _ = admin.delete_groups(&group_refs, &options).await?;
+    Ok((admin, options))
+}
+
+/// Deletes the namespace's indices and Redis keys.
 async fn reset_read_models(settings: &Settings) -> crate::Result<()> {
     let names = settings.names();
     let http = reqwest::Client::new();

@@ -73,6 +73,22 @@ fn demo(name: &str, saga: &str, args: &[&str]) -> Value {
         output.status
     );
     assert_eq!(report["saga"], saga, "{report}");
+    // Passed: its databases, topics, indices and keys go (a failed run keeps them to look at).
+    let teardown = Command::new(env!("CARGO_BIN_EXE_ecommerce"))
+        .args([
+            "--namespace",
+            &namespace,
+            "--state-dir",
+            state_dir,
+            "teardown",
+        ])
+        .output()
+        .expect("the ecommerce binary runs");
+    assert!(
+        teardown.status.success(),
+        "teardown: {}",
+        String::from_utf8_lossy(&teardown.stderr)
+    );
     report
 }
 

@@ -12,10 +12,15 @@ pub const CUSTOMERS: i64 = 200;
 /// Products created by `setup`.
 pub const PRODUCTS: i64 = 40;
 
+/// Drops the legacy database `db`, if it exists.
+pub async fn drop_database(conn: &mut mysql_async::Conn, db: &str) -> mysql_async::Result<()> {
+    conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
+        .await
+}
+
 /// Creates database `db` with the legacy tables (dropping an existing one).
 pub async fn create(conn: &mut mysql_async::Conn, db: &str) -> mysql_async::Result<()> {
-    conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
-        .await?;
+    drop_database(conn, db).await?;
     conn.query_drop(format!("CREATE DATABASE `{db}` CHARACTER SET utf8mb4"))
         .await?;
     conn.query_drop(format!("USE `{db}`")).await?;
