@@ -118,6 +118,19 @@ async fn a_sink_that_missed_a_batch_catches_up_when_it_comes_again() {
     assert_eq!(second.stored("order-1").unwrap().version, 2);
 }
 
+/// Both sinks hold order-1 whole: placed by ada for 4200, then cancelled (version 2).
+fn assert_cancelled_whole(sinks: &[MemorySink; 2], lost_by: usize) {
+    let expected = json!({"customer": "ada", "total_cents": 4200, "status": "cancelled", "reason": "changed mind"});
+    for sink in sinks {
+        assert_eq!(
+            sink.document("order-1"),
+            Some(expected.clone()),
+            "lost by sink {lost_by}"
+        );
+        assert_eq!(sink.stored("order-1").map(|s| s.version), Some(2));
+    }
+}
+
 /// A sink that lost a document the other one keeps (a Redis TTL ran out, an eviction) gets the
 /// whole document again at its next change, planned from the other sink's copy, whichever
 /// sink lost it.
@@ -137,15 +150,97 @@ async fn a_document_one_sink_lost_is_written_whole_at_its_next_change() {
 
         append(&store, "order-1", &[cancelled("changed mind")]).await;
         runner.catch_up().await.unwrap();
-        let expected = json!({"customer": "ada", "total_cents": 4200, "status": "cancelled", "reason": "changed mind"});
-        for sink in &sinks {
-            assert_eq!(
-                sink.document("order-1"),
-                Some(expected.clone()),
-                "lost by sink {lost_by}"
-            );
-            assert_eq!(sink.stored("order-1").unwrap().version, 2);
+        assert_cancelled_whole(&sinks, lost_by);
+    }
+}
+
+/// A runner following the store, the sender that stops it and its task.
+type Following = (
+    std::sync::Arc<ProjectionRunner<MemoryStore, Orders>>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), Error>>,
+);
+
+/// A runner of `Orders` over two sinks, following the store until the returned sender fires.
+fn follow_two(store: &MemoryStore, sinks: &[MemorySink; 2]) -> Following {
+    let runner = std::sync::Arc::new(
+        ProjectionRunner::new(store.clone(), Orders("orders".into()))
+            .with_sink(sinks[0].clone())
+            .with_sink(sinks[1].clone())
+            .with_config(fast())
+            .expect("a valid configuration"),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let r = runner.clone();
+    let task = tokio::spawn(async move { r.run(async { stopped.await.unwrap_or(()) }).await });
+    (runner, stop, task)
+}
+
+/// While following, each sink has a lane of its own: one that is down holds back neither the
+/// other's writes nor loses anything, and the checkpoint waits for the slower lane.
+#[tokio::test]
+async fn a_sink_that_is_down_does_not_hold_back_the_other_while_following() {
+    let store = MemoryStore::new();
+    let sinks = [MemorySink::new(), MemorySink::new()];
+    let (runner, stop, task) = follow_two(&store, &sinks);
+    sinks[1].set_down(true);
+    // More batches than a runner has in flight: together, the sinks would stop at those.
+    for i in 1..=40 {
+        append(&store, &format!("order-{i}"), &[placed("ada", i)]).await;
+    }
+    eventually(5, "the healthy sink writes during the outage", || async {
+        (1..=40).all(|i| sinks[0].document(&format!("order-{i}")).is_some())
+    })
+    .await;
+    assert!(sinks[1].document("order-1").is_none());
+    assert_eq!(
+        runner.checkpoint().await.unwrap(),
+        Position::START,
+        "the checkpoint moved past events a sink does not hold"
+    );
+
+    sinks[1].set_down(false);
+    eventually(5, "the other sink catches up", || async {
+        runner.lag().await.unwrap().events_behind == 0
+    })
+    .await;
+    assert_eq!(sinks[1].documents(), sinks[0].documents());
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// While following, a document one sink lost comes back whole at its next change, from the
+/// other lane's sink.
+#[tokio::test]
+async fn a_document_one_sink_lost_comes_back_whole_while_following() {
+    for lost_by in 0..2 {
+        let store = MemoryStore::new();
+        let sinks = [MemorySink::new(), MemorySink::new()];
+        let (runner, stop, task) = follow_two(&store, &sinks);
+        append(&store, "order-1", &[placed("ada", 4200)]).await;
+        eventually(5, "both sinks hold the order", || async {
+            runner.lag().await.unwrap().events_behind == 0
+        })
+        .await;
+        assert!(sinks[lost_by].expire("order-1"));
+        // Other orders' batches, so that order-1 is no longer among the lane's recent batches
+        // (whose changes spare loads) but has to be loaded.
+        for i in 2..=12 {
+            append(&store, &format!("order-{i}"), &[placed("bob", i)]).await;
         }
+        eventually(5, "the other orders are projected", || async {
+            runner.lag().await.unwrap().events_behind == 0
+        })
+        .await;
+
+        append(&store, "order-1", &[cancelled("changed mind")]).await;
+        eventually(5, "both sinks hold the change", || async {
+            runner.lag().await.unwrap().events_behind == 0
+        })
+        .await;
+        assert_cancelled_whole(&sinks, lost_by);
+        stop.send(()).unwrap();
+        task.await.unwrap().unwrap();
     }
 }
 

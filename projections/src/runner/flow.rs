@@ -22,7 +22,7 @@ use keel_core::{EventStore, Position};
 use tokio::sync::{mpsc, watch};
 
 use super::ProjectionRunner;
-use super::pipeline::{Pipeline, Prepared, Recent};
+use super::pipeline::{Other, Pipeline, Prepared, Recent};
 use super::source::Batches;
 use crate::Result;
 use crate::projection::Projection;
@@ -32,6 +32,10 @@ struct Planned {
     prepared: Arc<Prepared>,
     written: watch::Sender<Option<Vec<bool>>>,
 }
+
+/// Batches a lane may be ahead of the slowest one (besides those it plans and writes) before
+/// the slowest one holds the reading back.
+const LANE_AHEAD: usize = 32;
 
 /// Recent batches the planner keeps beyond those not yet acknowledged: their changes spare
 /// loads for documents that the next batches change again.
@@ -43,31 +47,100 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     pub(super) async fn project(
         &self,
         batches: Batches,
+        after: Position,
         progress: impl FnMut(Position),
     ) -> Result<usize> {
-        let (to_writer, planned) = mpsc::channel(1);
         let (positions, acknowledged) = watch::channel(None);
-        let closed = to_writer.clone();
-        // Moved in: the channel closes, ending the writer, once the planner is done.
-        let planner = async move {
-            tokio::select! {
-                () = closed.closed() => {}
-                () = self.plan_batches(batches, to_writer) => {}
-            }
-        };
-        let ((), written, saved) = tokio::join!(
-            planner,
-            self.write_batches(planned, positions, progress),
+        let (written, saved) = tokio::join!(
+            self.lane(&self.pipeline, batches, after, positions, progress),
             self.save_checkpoints(acknowledged)
         );
         saved?;
         written
     }
 
+    /// Follows the store from `after` with one lane per sink (ADR 0051): the batches are read
+    /// once and handed to every lane, each sink's are planned and written on their own, so a
+    /// slow sink does not hold back a fast one (up to `LANE_AHEAD` batches), and the
+    /// checkpoint is the least position every lane acknowledged. Returns only
+    /// when a lane fails for good, after checkpointing what every lane acknowledged.
+    pub(super) async fn follow_in_lanes(&self, after: Position) -> Result<()> {
+        let sinks = &self.pipeline.sinks;
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            sinks.iter().map(|_| watch::channel(Some(after))).unzip();
+        let pipelines: Vec<Pipeline<P>> = sinks
+            .iter()
+            .enumerate()
+            .map(|(index, sink)| {
+                let others = sinks
+                    .iter()
+                    .zip(&receivers)
+                    .enumerate()
+                    .filter(|(other, _)| *other != index)
+                    .map(|(_, (sink, acknowledged))| Other {
+                        sink: Arc::clone(sink),
+                        acknowledged: acknowledged.clone(),
+                    })
+                    .collect();
+                self.pipeline.lane(Arc::clone(sink), others, index == 0)
+            })
+            .collect();
+        let source = Batches::follow(Arc::clone(&self.store), after, self.pipeline.config.clone());
+        let lanes = pipelines
+            .iter()
+            .zip(senders)
+            .zip(source.fan_out(sinks.len(), LANE_AHEAD))
+            .map(|((pipeline, positions), batches)| {
+                self.lane(pipeline, batches, after, positions, |_| {})
+            });
+        let (least, acknowledged) = watch::channel(Some(after));
+        let (written, (), saved) = tokio::join!(
+            futures::future::try_join_all(lanes),
+            least_of(receivers, least),
+            self.save_checkpoints(acknowledged)
+        );
+        saved?;
+        written.map(|_| ())
+    }
+
+    /// One pipeline's planner and writer over `batches` (which start after `after`), handing
+    /// the position after each acknowledged batch to `positions`; returns the number of events
+    /// projected once the batches end or one fails for good.
+    async fn lane(
+        &self,
+        pipeline: &Pipeline<P>,
+        batches: Batches,
+        after: Position,
+        positions: watch::Sender<Option<Position>>,
+        progress: impl FnMut(Position),
+    ) -> Result<usize> {
+        let (to_writer, planned) = mpsc::channel(1);
+        let closed = to_writer.clone();
+        // Moved in: the channel closes, ending the writer, once the planner is done.
+        let planner = async move {
+            tokio::select! {
+                () = closed.closed() => {}
+                () = self.plan_batches(pipeline, batches, after, to_writer) => {}
+            }
+        };
+        let ((), written) = tokio::join!(
+            planner,
+            self.write_batches(pipeline, planned, positions, progress)
+        );
+        written
+    }
+
     /// Plans each batch against the recent ones and hands it to the writer; a failure goes to
     /// the writer too, after the batches before it.
-    async fn plan_batches(&self, mut batches: Batches, writer: mpsc::Sender<Result<Planned>>) {
+    async fn plan_batches(
+        &self,
+        pipeline: &Pipeline<P>,
+        mut batches: Batches,
+        after: Position,
+        writer: mpsc::Sender<Result<Planned>>,
+    ) {
         let mut recent: VecDeque<Recent> = VecDeque::new();
+        let mut before = after;
         loop {
             let batch = match batches.next().await {
                 Ok(Some(batch)) => batch,
@@ -80,9 +153,10 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             while recent.len() > KEEP_RECENT && recent.front().is_some_and(Recent::settled) {
                 recent.pop_front();
             }
-            let prepared = match self
-                .pipeline
-                .prepare(batch, Vec::new(), recent.make_contiguous())
+            let start = before;
+            before = batch.last().map_or(before, |e| e.position);
+            let prepared = match pipeline
+                .prepare(batch, Vec::new(), recent.make_contiguous(), start)
                 .await
             {
                 Ok(prepared) => Arc::new(prepared),
@@ -110,11 +184,12 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// position after each acknowledged one (in order) to the checkpointer.
     async fn write_batches(
         &self,
+        pipeline: &Pipeline<P>,
         mut planned: mpsc::Receiver<Result<Planned>>,
         positions: watch::Sender<Option<Position>>,
         mut progress: impl FnMut(Position),
     ) -> Result<usize> {
-        let limit = self.pipeline.config.max_in_flight_requests;
+        let limit = pipeline.config.max_in_flight_requests;
         let mut in_flight = FuturesOrdered::new();
         let mut total = 0;
         let mut open = true;
@@ -136,7 +211,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
                     }
                 }
                 next = planned.recv(), if open && in_flight.len() < limit => match next {
-                    Some(Ok(batch)) => in_flight.push_back(self.commit(batch)),
+                    Some(Ok(batch)) => in_flight.push_back(self.commit(pipeline, batch)),
                     Some(Err(error)) => {
                         // The batches before the failure are written and checkpointed first.
                         while let Some(done) = in_flight.next().await {
@@ -155,14 +230,18 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     }
 
     /// Writes one batch to every sink, says how the sinks took it, and puts its dead letters.
-    async fn commit(&self, batch: Planned) -> Result<(usize, Option<Position>)> {
+    async fn commit(
+        &self,
+        pipeline: &Pipeline<P>,
+        batch: Planned,
+    ) -> Result<(usize, Option<Position>)> {
         let prepared = &batch.prepared;
         let _gate = self.gate.read().await;
-        let reports = self.pipeline.write(prepared).await?;
+        let reports = pipeline.write(prepared).await?;
         batch
             .written
             .send_replace(Some(Pipeline::<P>::as_planned(&reports)));
-        let applied = self.pipeline.put_letters(prepared, &reports).await?;
+        let applied = pipeline.put_letters(prepared, &reports).await?;
         tracing::debug!(
             projection = self.name(),
             events = prepared.batch.len(),
@@ -192,6 +271,28 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             if !more {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Hands the least position every lane acknowledged to `least` whenever it moves; returns once
+/// a lane is gone (it failed, or the others were dropped with it).
+async fn least_of(
+    mut lanes: Vec<watch::Receiver<Option<Position>>>,
+    least: watch::Sender<Option<Position>>,
+) {
+    loop {
+        let now = lanes
+            .iter_mut()
+            .map(|lane| *lane.borrow_and_update())
+            .min()
+            .flatten();
+        if now.is_some() && now != *least.borrow() && least.send(now).is_err() {
+            return;
+        }
+        let changes = lanes.iter_mut().map(|lane| Box::pin(lane.changed()));
+        if futures::future::select_all(changes).await.0.is_err() {
+            return;
         }
     }
 }

@@ -5,8 +5,8 @@
 //! | file | role |
 //! |---|---|
 //! | `mod.rs` | [`ProjectionRunner`]: catch-up, follow, the hold |
-//! | `source.rs` | the batches, read ahead by a task of their own (bounded) |
-//! | `flow.rs` | the batch loop: planner, writer (batches in flight), checkpointer |
+//! | `source.rs` | the batches, read ahead by a task of their own (bounded), fanned out to lanes |
+//! | `flow.rs` | the batch loop: planner, writer (batches in flight), checkpointer; one lane per sink while following |
 //! | `pipeline.rs` | a batch decoded, its documents loaded (or known), each sink's changes planned |
 //! | `plan.rs` | events folded into one change per document; which documents need loading |
 //! | `write.rs` | the changes written to every sink, refusals and dead letters put |
@@ -172,7 +172,9 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     }
 
     /// Projects from the checkpoint, then follows live appends until `shutdown` completes.
-    /// A partial batch is flushed once `flush.timeout.ms` passed since its first event.
+    /// A partial batch is flushed once `flush.timeout.ms` passed since its first event. With
+    /// several sinks, each one follows in a lane of its own, the checkpoint being the least
+    /// position all of them acknowledged (ADR 0051).
     /// Events read but not yet acknowledged when shutdown comes are read again next time.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
         self.pipeline.check()?;
@@ -184,8 +186,11 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
 
     async fn follow(&self) -> Result<()> {
         let after = self.checkpoint().await?;
+        if self.pipeline.sinks.len() > 1 {
+            return self.follow_in_lanes(after).await;
+        }
         let batches = Batches::follow(Arc::clone(&self.store), after, self.pipeline.config.clone());
-        self.project(batches, |_| {}).await.map(|_| ())
+        self.project(batches, after, |_| {}).await.map(|_| ())
     }
 
     /// A runner of the same projection, store and configuration, with its own checkpoint
@@ -222,6 +227,6 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             concurrency: config.read_concurrency,
         };
         let batches = Batches::catch_up(Arc::clone(&self.store), after, reads, config.batch_size);
-        self.project(batches, progress).await
+        self.project(batches, after, progress).await
     }
 }

@@ -24,6 +24,19 @@ pub(crate) struct Pipeline<P> {
     pub(crate) upcasters: Arc<Upcasters>,
     /// Where skipped events and refused documents go.
     pub(crate) dead_letters: Option<Arc<dyn DeadLetterStore>>,
+    /// In a lane (one sink of several followed on its own, ADR 0051): the other sinks, a
+    /// document this lane's sink lost is planned from. Empty otherwise.
+    pub(crate) others: Vec<Other>,
+    /// Whether it puts the dead letters of events that do not decode (of several lanes reading
+    /// the same events, only the first one does).
+    pub(crate) puts_decode_letters: bool,
+}
+
+/// Another lane's sink, with the position up to which that lane acknowledged everything.
+#[derive(Clone)]
+pub(crate) struct Other {
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) acknowledged: watch::Receiver<Option<Position>>,
 }
 
 /// What applying a batch did.
@@ -96,6 +109,8 @@ impl<P: Projection> Pipeline<P> {
             config: RunnerConfig::default(),
             upcasters: Arc::new(Upcasters::new()),
             dead_letters: None,
+            others: Vec::new(),
+            puts_decode_letters: true,
         }
     }
 
@@ -107,6 +122,18 @@ impl<P: Projection> Pipeline<P> {
             config: self.config.clone(),
             upcasters: self.upcasters.clone(),
             dead_letters: self.dead_letters.clone(),
+            others: Vec::new(),
+            puts_decode_letters: true,
+        }
+    }
+
+    /// The lane of `sink`, one of this pipeline's sinks: a pipeline writing to it alone,
+    /// restoring lost documents from `others`; the first lane puts the decode dead letters.
+    pub(crate) fn lane(&self, sink: Arc<dyn Sink>, others: Vec<Other>, first: bool) -> Self {
+        Self {
+            others,
+            puts_decode_letters: first,
+            ..self.with_sinks(vec![sink])
         }
     }
 
@@ -124,7 +151,7 @@ impl<P: Projection> Pipeline<P> {
         batch: Vec<RecordedEvent>,
         letters: Vec<DeadLetter>,
     ) -> Result<Applied> {
-        let prepared = self.prepare(batch, letters, &[]).await?;
+        let prepared = self.prepare(batch, letters, &[], Position::START).await?;
         let reports = self.write(&prepared).await?;
         self.put_letters(&prepared, &reports).await
     }
@@ -134,16 +161,21 @@ impl<P: Projection> Pipeline<P> {
     /// first, among them every one not yet acknowledged: a document one of them changes is
     /// planned from the last of them that changes it, once that one is acknowledged (from its
     /// change when the sink wrote it as planned, loaded otherwise); the rest are loaded at once.
+    /// `before` is where the batch starts: every event up to it came in earlier batches.
     pub(crate) async fn prepare(
         &self,
         batch: Vec<RecordedEvent>,
         mut letters: Vec<DeadLetter>,
         recent: &[Recent],
+        before: Position,
     ) -> Result<Prepared> {
         let handled = self.projection.event_types();
         let per_sink = {
             let decoded = plan::decode(&*self.projection, &self.upcasters, &handled, &batch);
-            letters.extend(self.undecodable(&decoded)?);
+            let undecodable = self.undecodable(&decoded)?;
+            if self.puts_decode_letters {
+                letters.extend(undecodable);
+            }
             if decoded.events.is_empty() {
                 Vec::new()
             } else {
@@ -151,8 +183,22 @@ impl<P: Projection> Pipeline<P> {
                 let touched = decoded.keys();
                 let to_load = decoded.keys_to_load(&fresh);
                 let mut stored = self.stored(&touched, to_load, recent).await?;
-                plan::restore_lost(&decoded, &mut stored);
-                self.plan_per_sink(&decoded, stored)?
+                let restored = if self.others.is_empty() {
+                    plan::restore_lost(&decoded, &mut stored);
+                    Vec::new()
+                } else {
+                    self.restore_from_others(&decoded, &mut stored, before)
+                        .await?
+                };
+                let mut per_sink = self.plan_per_sink(&decoded, stored)?;
+                if let Some(changes) = per_sink.first_mut() {
+                    for change in restored {
+                        if !changes.iter().any(|c| c.key == change.key) {
+                            changes.push(change);
+                        }
+                    }
+                }
+                per_sink
             }
         };
         Ok(Prepared {
@@ -287,6 +333,60 @@ impl<P: Projection> Pipeline<P> {
             }
         }
         Ok(stored)
+    }
+
+    /// In a lane: the keys its sink holds nothing of although the batch does not start their
+    /// stream (a TTL ran out, the sink is new) are loaded from the other sinks, each once its
+    /// lane acknowledged everything up to `before` (a lane behind this one may not hold the
+    /// document's last changes yet), and planned from the most recent copy. A copy that holds
+    /// events of this batch already (its lane is ahead) is returned as well: it is written
+    /// as is when none of the batch's later events changes the document again.
+    async fn restore_from_others(
+        &self,
+        decoded: &plan::Decoded<'_, P::Event>,
+        stored: &mut [HashMap<String, Stored>],
+        before: Position,
+    ) -> Result<Vec<Change>> {
+        let Some(own) = stored.first_mut() else {
+            return Ok(Vec::new());
+        };
+        let lost: HashMap<&str, u64> = decoded
+            .first_versions()
+            .into_iter()
+            .filter(|(key, first)| *first > 1 && !own.contains_key(*key))
+            .collect();
+        if lost.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = lost.keys().map(|key| (*key).to_owned()).collect();
+        let mut copies: Vec<HashMap<String, Stored>> = Vec::with_capacity(self.others.len());
+        for other in &self.others {
+            let mut acknowledged = other.acknowledged.clone();
+            // A lane that is gone has failed: the whole projection stops anyway.
+            let _ = acknowledged
+                .wait_for(|at| at.is_some_and(|at| at >= before))
+                .await;
+            copies.push(self.load(&other.sink, &keys).await?);
+        }
+        let mut ahead = Vec::new();
+        for (key, first) in lost {
+            let Some(best) = copies
+                .iter()
+                .filter_map(|copy| copy.get(key))
+                .max_by_key(|copy| copy.version)
+            else {
+                continue;
+            };
+            if best.version >= first {
+                ahead.push(Change {
+                    key: key.to_owned(),
+                    version: best.version,
+                    op: best.doc.clone().map_or(Op::Delete, Op::Upsert),
+                });
+            }
+            own.insert(key.to_owned(), best.clone());
+        }
+        Ok(ahead)
     }
 
     /// `keys` loaded from every sink, the sinks at the same time.

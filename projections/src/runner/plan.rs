@@ -57,6 +57,19 @@ impl<'a, E> Decoded<'a, E> {
             .collect()
     }
 
+    /// Each key with the stream version of its first event in the batch.
+    pub(crate) fn first_versions(&self) -> HashMap<&str, u64> {
+        let mut first: HashMap<&str, u64> = HashMap::new();
+        for (key, envelope) in &self.events {
+            let version = envelope.recorded.stream_version;
+            first
+                .entry(key.as_str())
+                .and_modify(|v| *v = (*v).min(version))
+                .or_insert(version);
+        }
+        first
+    }
+
     /// The event that changed `key` to `version` in this batch.
     pub(crate) fn source(&self, key: &str, version: u64) -> Option<&'a RecordedEvent> {
         self.events
@@ -205,16 +218,7 @@ pub(crate) fn restore_lost<E>(decoded: &Decoded<'_, E>, stored: &mut [HashMap<St
     if stored.len() < 2 {
         return;
     }
-    // The version of each key's first event in the batch.
-    let mut first: HashMap<&str, u64> = HashMap::new();
-    for (key, envelope) in &decoded.events {
-        let version = envelope.recorded.stream_version;
-        first
-            .entry(key.as_str())
-            .and_modify(|v| *v = (*v).min(version))
-            .or_insert(version);
-    }
-    for (key, first) in first {
+    for (key, first) in decoded.first_versions() {
         let held = |sink: &HashMap<String, Stored>| sink.get(key).map_or(0, |s| s.version);
         // The most recent copy from before this batch.
         let Some(best) = stored

@@ -19,15 +19,18 @@ use crate::config::RunnerConfig;
 const AHEAD: usize = 2;
 
 /// Batches of events after a position, read by a task of their own; the task stops when this
-/// is dropped.
+/// (and every other lane of a [`fan_out`](Batches::fan_out)) is dropped.
 pub(crate) struct Batches {
     rx: mpsc::Receiver<Result<Vec<RecordedEvent>>>,
-    task: JoinHandle<()>,
+    _task: Arc<Task>,
 }
 
-impl Drop for Batches {
+/// A task aborted when dropped.
+struct Task(JoinHandle<()>);
+
+impl Drop for Task {
     fn drop(&mut self) {
-        self.task.abort();
+        self.0.abort();
     }
 }
 
@@ -48,7 +51,10 @@ impl Batches {
                 let _ = tx.send(Err(error)).await;
             }
         });
-        Self { rx, task }
+        Self {
+            rx,
+            _task: Arc::new(Task(task)),
+        }
     }
 
     /// Events after `after` as they are appended, never ending: a batch is handed over once it
@@ -64,7 +70,58 @@ impl Batches {
                 let _ = tx.send(Err(error)).await;
             }
         });
-        Self { rx, task }
+        Self {
+            rx,
+            _task: Arc::new(Task(task)),
+        }
+    }
+
+    /// The same batches for each of `lanes` readers, each with room for `depth` of them: a
+    /// reader may be up to that many batches ahead of the slowest one, which then holds the
+    /// reading back. An error goes to the first reader; the others then end.
+    pub(crate) fn fan_out(self, lanes: usize, depth: usize) -> Vec<Self> {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..lanes).map(|_| mpsc::channel(depth.max(1))).unzip();
+        // Moved in whole: the reading task lives as long as this one.
+        let Self {
+            mut rx,
+            _task: reading,
+        } = self;
+        let task = tokio::spawn(async move {
+            let _reading = reading;
+            let all_gone = futures::future::join_all(senders.iter().map(mpsc::Sender::closed));
+            tokio::pin!(all_gone);
+            loop {
+                let next = tokio::select! {
+                    _ = &mut all_gone => return,
+                    next = rx.recv() => next,
+                };
+                match next {
+                    Some(Ok(batch)) => {
+                        for sender in &senders {
+                            // A reader that is gone has stopped its runner: the others go on
+                            // until it notices.
+                            let _ = sender.send(Ok(batch.clone())).await;
+                        }
+                    }
+                    Some(Err(error)) => {
+                        if let Some(first) = senders.first() {
+                            let _ = first.send(Err(error)).await;
+                        }
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        let task = Arc::new(Task(task));
+        receivers
+            .into_iter()
+            .map(|rx| Self {
+                rx,
+                _task: Arc::clone(&task),
+            })
+            .collect()
     }
 
     /// The next batch; `None` once a catch-up read everything.

@@ -55,7 +55,7 @@ pub async fn runner<M: ReadModel>(
     redis.key_prefix = key_prefix.to_owned();
     // Flush a partial batch 5 ms after its first event: reads follow writes closely. Live
     // batches are small, and an Elasticsearch `_bulk` takes far longer than a Redis pipeline:
-    // with more batches in flight, Redis is not held back by Elasticsearch's round trips.
+    // each sink follows in a lane of its own (ADR 0051), with up to 8 batches in flight.
     let config = RunnerConfig {
         flush_timeout_ms: 5,
         max_in_flight_requests: 8,
