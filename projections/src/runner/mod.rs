@@ -6,8 +6,10 @@
 //! |---|---|
 //! | `mod.rs` | [`ProjectionRunner`]: catch-up, follow, the hold |
 //! | `source.rs` | the batches, read ahead by a task of their own (bounded), fanned out to lanes |
-//! | `flow.rs` | the batch loop: planner, writer (batches in flight), checkpointer; one lane per sink while following |
-//! | `pipeline.rs` | a batch decoded, its documents loaded (or known), each sink's changes planned |
+//! | `flow.rs` | the batch loop: planner, writer (batches in flight), checkpointer |
+//! | `lanes.rs` | following with one lane per sink, the checkpoint the least of theirs |
+//! | `pipeline.rs` | a batch decoded and each sink's changes planned |
+//! | `load.rs` | the documents a plan starts from: loaded, from recent batches, or restored |
 //! | `plan.rs` | events folded into one change per document; which documents need loading |
 //! | `write.rs` | the changes written to every sink, refusals and dead letters put |
 //! | `retry.rs` | retries with backoff while a sink is down |
@@ -15,6 +17,8 @@
 
 mod flow;
 mod lag;
+mod lanes;
+mod load;
 pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod retry;
