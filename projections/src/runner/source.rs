@@ -98,10 +98,14 @@ impl Batches {
                 };
                 match next {
                     Some(Ok(batch)) => {
-                        for sender in &senders {
-                            // A reader that is gone has stopped its runner: the others go on
-                            // until it notices.
-                            let _ = sender.send(Ok(batch.clone())).await;
+                        // A copy for each reader but the last, which takes the batch itself. A
+                        // reader that is gone has stopped its runner: the others go on until
+                        // it notices.
+                        if let Some((last, rest)) = senders.split_last() {
+                            for sender in rest {
+                                let _ = sender.send(Ok(batch.clone())).await;
+                            }
+                            let _ = last.send(Ok(batch)).await;
                         }
                     }
                     Some(Err(error)) => {
