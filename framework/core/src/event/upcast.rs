@@ -142,9 +142,8 @@ impl Upcasters {
             return Err(unknown());
         }
         // At the current version no upcaster runs: the payload is read where it is.
-        let (version, decoded) = if recorded.schema_version == target {
-            let decoded = E::from_payload_ref(&recorded.event_type, &recorded.payload);
-            (target, decoded)
+        let decoded = if recorded.schema_version == target {
+            E::from_payload_ref(&recorded.event_type, &recorded.payload)
         } else {
             let (version, payload) = self.lift(
                 &recorded.event_type,
@@ -162,13 +161,13 @@ impl Upcasters {
                     position: recorded.position,
                 });
             }
-            (version, E::from_payload(&recorded.event_type, payload))
+            E::from_payload(&recorded.event_type, payload)
         };
         decoded.map_err(|e| match e {
             super::DecodeError::UnknownType => unknown(),
             super::DecodeError::Payload(source) => Error::CorruptPayload {
                 event_type: recorded.event_type.clone(),
-                schema_version: version,
+                schema_version: target,
                 stream_id: recorded.stream_id.clone(),
                 stream_version: recorded.stream_version,
                 position: recorded.position,
