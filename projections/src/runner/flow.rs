@@ -48,7 +48,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     ) -> Result<usize> {
         let (positions, acknowledged) = watch::channel(None);
         let (written, saved) = tokio::join!(
-            self.lane(&self.pipeline, batches, after, positions, progress),
+            self.plan_and_write(&self.pipeline, batches, after, positions, progress),
             self.save_checkpoints(acknowledged)
         );
         saved?;
@@ -58,7 +58,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
     /// One pipeline's planner and writer over `batches` (which start after `after`), handing
     /// the position after each acknowledged batch to `positions`; returns the number of events
     /// projected once the batches end or one fails for good.
-    pub(super) async fn lane(
+    pub(super) async fn plan_and_write(
         &self,
         pipeline: &Pipeline<P>,
         batches: Batches,

@@ -51,7 +51,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             .zip(senders)
             .zip(source.fan_out(sinks.len(), LANE_AHEAD))
             .map(|((pipeline, positions), batches)| {
-                self.lane(pipeline, batches, after, positions, |_| {})
+                self.plan_and_write(pipeline, batches, after, positions, |_| {})
             });
         let (least, acknowledged) = watch::channel(Some(after));
         let (written, (), saved) = tokio::join!(
