@@ -24,21 +24,16 @@ pub struct SetupReport {
 /// Resets everything of this namespace and seeds the legacy database with `seed`.
 pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
     let names = settings.names();
-    let context = |what: &'static str| move |e: crate::Error| format!("setup: {what}: {e}");
     reset_postgres(settings)
         .await
-        .map_err(context("the event store's database"))?;
+        .map_err(failed("setup", EVENT_STORE))?;
     reset_kafka(settings)
         .await
-        .map_err(context("the Kafka topics and consumer groups"))?;
-    reset_read_models(settings)
+        .map_err(failed("setup", KAFKA))?;
+    delete_read_models(settings)
         .await
-        .map_err(context("the Elasticsearch indices and Redis keys"))?;
-    let dir = settings.dir();
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
+        .map_err(failed("setup", READ_MODELS))?;
+    std::fs::create_dir_all(remove_state_dir(settings)?)?;
 
     let mut conn = mysql_async::Conn::from_url(settings.mariadb_url(None)).await?;
     schema::create(&mut conn, &names.database).await?;
@@ -52,26 +47,41 @@ pub async fn run(settings: &Settings, seed: u64) -> crate::Result<SetupReport> {
 /// indices, the Redis keys, the state directory), so that namespaces used once, such as the
 /// tests', do not pile up on a long-lived stack. The roles must be stopped first.
 pub async fn teardown(settings: &Settings) -> crate::Result<()> {
-    let context = |what: &'static str| move |e: crate::Error| format!("teardown: {what}: {e}");
     drop_postgres(settings)
         .await
-        .map_err(context("the event store's database"))?
+        .map_err(failed("teardown", EVENT_STORE))?
         .close()
         .await?;
     delete_kafka(settings)
         .await
-        .map_err(context("the Kafka topics and consumer groups"))?;
-    reset_read_models(settings)
+        .map_err(failed("teardown", KAFKA))?;
+    delete_read_models(settings)
         .await
-        .map_err(context("the Elasticsearch indices and Redis keys"))?;
+        .map_err(failed("teardown", READ_MODELS))?;
     let mut conn = mysql_async::Conn::from_url(settings.mariadb_url(None)).await?;
     schema::drop_database(&mut conn, &settings.names().database).await?;
     conn.disconnect().await?;
+    remove_state_dir(settings)?;
+    Ok(())
+}
+
+/// What setup and teardown reset or remove, as their errors name it.
+const EVENT_STORE: &str = "the event store's database";
+const KAFKA: &str = "the Kafka topics and consumer groups";
+const READ_MODELS: &str = "the Elasticsearch indices and Redis keys";
+
+/// An error of `command` (`setup`, `teardown`) on `what`, naming both.
+fn failed(command: &'static str, what: &'static str) -> impl FnOnce(crate::Error) -> String {
+    move |e| format!("{command}: {what}: {e}")
+}
+
+/// Removes the namespace's state directory, if there is one; returns its path.
+fn remove_state_dir(settings: &Settings) -> crate::Result<std::path::PathBuf> {
     let dir = settings.dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    Ok(())
+    Ok(dir)
 }
 
 async fn reset_postgres(settings: &Settings) -> crate::Result<()> {
@@ -176,7 +186,7 @@ async fn delete_kafka(
 }
 
 /// Deletes the namespace's indices and Redis keys.
-async fn reset_read_models(settings: &Settings) -> crate::Result<()> {
+async fn delete_read_models(settings: &Settings) -> crate::Result<()> {
     let names = settings.names();
     let http = reqwest::Client::new();
     for index in [&names.orders_index, &names.customers_index] {

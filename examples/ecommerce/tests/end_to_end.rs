@@ -27,6 +27,16 @@ fn require_stack() {
     }
 }
 
+/// Runs the example's binary with `args` in `namespace`, its state under the test target dir.
+fn ecommerce(namespace: &str, args: &[&str]) -> std::process::Output {
+    let state_dir = concat!(env!("CARGO_TARGET_TMPDIR"), "/ecommerce");
+    Command::new(env!("CARGO_BIN_EXE_ecommerce"))
+        .args(["--namespace", namespace, "--state-dir", state_dir])
+        .args(args)
+        .output()
+        .expect("the ecommerce binary runs")
+}
+
 /// Runs `ecommerce --saga <saga> demo <args>` in a fresh namespace; returns its JSON report
 /// after checking that every check passed and the exit status says so.
 fn demo(name: &str, saga: &str, args: &[&str]) -> Value {
@@ -35,20 +45,7 @@ fn demo(name: &str, saga: &str, args: &[&str]) -> Value {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     require_stack();
     let namespace = format!("{name}{}", std::process::id());
-    let state_dir = concat!(env!("CARGO_TARGET_TMPDIR"), "/ecommerce");
-    let output = Command::new(env!("CARGO_BIN_EXE_ecommerce"))
-        .args([
-            "--namespace",
-            &namespace,
-            "--saga",
-            saga,
-            "--state-dir",
-            state_dir,
-            "demo",
-        ])
-        .args(args)
-        .output()
-        .expect("the ecommerce binary runs");
+    let output = ecommerce(&namespace, &[&["--saga", saga, "demo"], args].concat());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report: Value = stdout
@@ -74,16 +71,7 @@ fn demo(name: &str, saga: &str, args: &[&str]) -> Value {
     );
     assert_eq!(report["saga"], saga, "{report}");
     // Passed: its databases, topics, indices and keys go (a failed run keeps them to look at).
-    let teardown = Command::new(env!("CARGO_BIN_EXE_ecommerce"))
-        .args([
-            "--namespace",
-            &namespace,
-            "--state-dir",
-            state_dir,
-            "teardown",
-        ])
-        .output()
-        .expect("the ecommerce binary runs");
+    let teardown = ecommerce(&namespace, &["teardown"]);
     assert!(
         teardown.status.success(),
         "teardown: {}",
