@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use keel_core::NewEvent;
-use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::BenchError;
@@ -20,7 +19,8 @@ impl Baseline {
     pub(super) async fn create(raw: &PgPool) -> Result<Self, BenchError> {
         let table = "keel_bench_raw";
         // The columns of keel_events, with the keys every event table needs (the event id, one
-        // event per stream version); no outbox, stream table, lock or notification.
+        // event per stream version); no outbox, stream table, lock or notification. Payloads
+        // and metadata go as text, cast to `json` (its column type) by the server.
         sqlx::query(AssertSqlSafe(format!(
             "CREATE TABLE {table} ( \
                event_id       UUID        PRIMARY KEY, \
@@ -28,8 +28,8 @@ impl Baseline {
                stream_version BIGINT      NOT NULL, \
                event_type     TEXT        NOT NULL, \
                schema_version INTEGER     NOT NULL, \
-               payload        JSONB       NOT NULL, \
-               metadata       JSONB       NOT NULL, \
+               payload        JSON        NOT NULL, \
+               metadata       JSON        NOT NULL, \
                occurred_at    TIMESTAMPTZ NOT NULL, \
                recorded_at    TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(), \
                UNIQUE (stream_id, stream_version))"
@@ -41,14 +41,14 @@ impl Baseline {
                schema_version, payload, metadata, occurred_at) \
              SELECT u.event_id, $1, u.stream_version, u.event_type, u.schema_version, \
                u.payload, u.metadata, u.occurred_at \
-             FROM UNNEST($2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::jsonb[], \
-               $7::jsonb[], $8::timestamptz[]) \
+             FROM UNNEST($2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::text[]::json[], \
+               $7::text[]::json[], $8::timestamptz[]) \
                AS u(event_id, stream_version, event_type, schema_version, payload, metadata, occurred_at)"
         );
         let insert_one = format!(
             "INSERT INTO {table} (event_id, stream_id, stream_version, event_type, \
                schema_version, payload, metadata, occurred_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+             VALUES ($1, $2, $3, $4, $5, $6::json, $7::json, $8)"
         );
         Ok(Self {
             insert_batch: insert_batch.into(),
@@ -76,8 +76,8 @@ impl Baseline {
             versions.push(v);
             types.push(e.event_type.as_str());
             schema_versions.push(i32::try_from(e.schema_version)?);
-            payloads.push(Json(&e.payload));
-            metadatas.push(Json(&e.metadata));
+            payloads.push(serde_json::to_string(&e.payload)?);
+            metadatas.push(serde_json::to_string(&e.metadata)?);
             occurred.push(e.occurred_at);
         }
         sqlx::query(AssertSqlSafe(Arc::clone(&self.insert_batch)))
@@ -109,8 +109,8 @@ impl Baseline {
             .bind(i64::try_from(version)?)
             .bind(event.event_type.as_str())
             .bind(i32::try_from(event.schema_version)?)
-            .bind(Json(&event.payload))
-            .bind(Json(&event.metadata))
+            .bind(serde_json::to_string(&event.payload)?)
+            .bind(serde_json::to_string(&event.metadata)?)
             .bind(event.occurred_at)
             .execute(&mut *tx)
             .await?;

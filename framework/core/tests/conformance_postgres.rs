@@ -26,6 +26,52 @@ async fn closed_database_is_a_retryable_error() {
     assert!(err.is_retryable(), "{err}");
 }
 
+/// Payloads and metadata are kept as the text the client serialized (`json` columns, ADR 0052),
+/// not re-encoded by the server (`jsonb` would print `{"a": 2, "z": 1}`), on both append paths:
+/// the one-statement append and the general path a re-delivered batch takes.
+#[tokio::test]
+async fn payloads_are_stored_as_the_text_they_were_serialized_to() {
+    use keel_core::store::{EventStore, ExpectedVersion};
+    let store = store().await;
+    let stream = format!("json-text-{}", uuid::Uuid::new_v4());
+    let event = |payload| keel_core::NewEvent {
+        payload,
+        ..keel_core::doc::new_event()
+    };
+    let first = event(serde_json::json!({"z": 1, "a": 2}));
+    let second = event(serde_json::json!({"list": [1, 2], "nested": {"k": null}}));
+    store
+        .append(&stream, ExpectedVersion::NoStream, vec![first.clone()])
+        .await
+        .expect("one-statement append");
+    // A batch holding a stored event goes down the general path.
+    store
+        .append(&stream, ExpectedVersion::Any, vec![first, second.clone()])
+        .await
+        .expect("general-path append");
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "SELECT payload::text, metadata::text FROM keel_events WHERE stream_id = $1 \
+         ORDER BY stream_version",
+    )
+    .bind(&stream)
+    .fetch_all(store.pool())
+    .await
+    .expect("select");
+    let payloads: Vec<&str> = stored.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        payloads,
+        [r#"{"a":2,"z":1}"#, r#"{"list":[1,2],"nested":{"k":null}}"#]
+    );
+    let metadata = serde_json::to_string(&second.metadata).expect("serialize");
+    assert_eq!(stored[1].1, metadata);
+    let read = store
+        .read_stream(&stream, keel_core::store::StreamQuery::all())
+        .await
+        .expect("read");
+    assert_eq!(read[1].payload, second.payload);
+    assert_eq!(read[1].metadata, second.metadata);
+}
+
 /// A transaction held open after taking its sequence number, and an append committed after it.
 struct HeldBack {
     /// The slow writer's open transaction.

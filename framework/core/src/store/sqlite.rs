@@ -13,7 +13,7 @@ use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::plan::{Plan, plan};
-use super::sql::{to_i64, to_u64};
+use super::sql::{StoredEvent, to_i64, to_u64};
 use super::time::{from_micros, now, to_micros};
 use super::{
     AppendOutcome, CheckpointStore, EventStore, ExpectedVersion, Outbox, OutboxEntry, Position,
@@ -111,16 +111,15 @@ fn decode_row(row: &SqliteRow) -> Result<RecordedEvent> {
     let position = Position::new(0, to_u64(row.try_get("seq")?));
     let event_type: String = row.try_get("event_type")?;
     let schema_version = u32::try_from(row.try_get::<i64, _>("schema_version")?).unwrap_or(0);
-    let corrupt = |source| Error::CorruptPayload {
-        event_type: event_type.clone(),
+    let stored = StoredEvent {
+        event_type: &event_type,
         schema_version,
-        stream_id: stream_id.clone(),
+        stream_id: &stream_id,
         stream_version,
         position,
-        source,
     };
-    let payload = serde_json::from_str(row.try_get::<&str, _>("payload")?).map_err(corrupt)?;
-    let metadata = serde_json::from_str(row.try_get::<&str, _>("metadata")?).map_err(corrupt)?;
+    let payload = stored.decode(row.try_get::<&str, _>("payload")?.as_bytes())?;
+    let metadata = stored.decode(row.try_get::<&str, _>("metadata")?.as_bytes())?;
     let event_id: Uuid = row.try_get("event_id")?;
     Ok(RecordedEvent {
         event_id,

@@ -1,7 +1,7 @@
 //! Appends on PostgreSQL (ADR 0005).
 //!
 //! The common case (no event of the batch stored yet, the expected version holds) is one
-//! statement: `keel_append(...)` (migration 0005) locks the stream, checks the version,
+//! statement: `keel_append(...)` (migrations 0005 and 0006) locks the stream, checks the version,
 //! inserts the events and writes the outbox row and the stream's version, in one round trip.
 //! Subscribers are notified after the commit (`announce.rs`, ADR 0008). It does not look for stored ids: the unique index on `event_id` does, and a
 //! stored id fails the statement. That failure, and a version that does not hold, send the
@@ -16,7 +16,6 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
-use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -25,6 +24,7 @@ use super::super::sql::{to_i64, to_u64};
 use super::super::time::truncate;
 use super::super::{AppendOutcome, ExpectedVersion, Position};
 use super::OUTBOX_RANGE_SPAN;
+use super::json::JsonText;
 use crate::Result;
 use crate::event::{NewEvent, RecordedEvent};
 
@@ -36,8 +36,8 @@ struct Columns<'a> {
     event_ids: Vec<Uuid>,
     types: Vec<&'a str>,
     schema_versions: Vec<i32>,
-    payloads: Vec<Json<&'a serde_json::Value>>,
-    metadata: Vec<Json<&'a crate::event::Metadata>>,
+    payloads: Vec<JsonText<'a, serde_json::Value>>,
+    metadata: Vec<JsonText<'a, crate::event::Metadata>>,
     occurred: Vec<DateTime<Utc>>,
 }
 
@@ -58,8 +58,8 @@ impl<'a> Columns<'a> {
             columns
                 .schema_versions
                 .push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
-            columns.payloads.push(Json(&e.payload));
-            columns.metadata.push(Json(&e.metadata));
+            columns.payloads.push(JsonText(&e.payload));
+            columns.metadata.push(JsonText(&e.metadata));
             columns.occurred.push(truncate(e.occurred_at));
         }
         columns
@@ -119,7 +119,7 @@ async fn append_one_statement(
     let c = Columns::of(events);
     let row = sqlx::query(
         "SELECT actual, tx, seqs, recorded FROM keel_append($1, $2, $3::uuid[], $4::text[], \
-         $5::int[], $6::jsonb[], $7::jsonb[], $8::timestamptz[])",
+         $5::int[], $6::json[], $7::json[], $8::timestamptz[])",
     )
     .bind(stream_id)
     .bind(expected)
@@ -211,8 +211,8 @@ async fn write(
              schema_version, payload, metadata, occurred_at, recorded_at) \
            SELECT u.event_id, $1, u.stream_version, u.event_type, u.schema_version, \
              u.payload, u.metadata, u.occurred_at, statement_timestamp() \
-           FROM UNNEST($2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::jsonb[], \
-             $7::jsonb[], $8::timestamptz[]) \
+           FROM UNNEST($2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::json[], \
+             $7::json[], $8::timestamptz[]) \
              AS u(event_id, stream_version, event_type, schema_version, payload, metadata, occurred_at) \
            ORDER BY u.stream_version \
            RETURNING seq, tx_id, stream_version, recorded_at) \

@@ -14,10 +14,11 @@
 //! Files: `append.rs` (the one-statement append and the general path, ADR 0005), `announce.rs`
 //! (the `NOTIFY` after an append's commit, ADR 0008), `outbox.rs` (the outbox rows per
 //! append), `pages.rs` (page ends and ranges, for readers that read pages at the same time),
-//! this file (connection, reads, waiting for new events, snapshots, checkpoints).
+//! `json.rs` (payloads and metadata as `json` text, ADR 0052), this file (connection, reads, waiting for new events, snapshots, checkpoints).
 
 mod announce;
 mod append;
+mod json;
 mod outbox;
 mod pages;
 
@@ -26,19 +27,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgListener, PgPoolOptions, PgRow, PgValueFormat};
+use sqlx::postgres::{PgListener, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, OnceCell};
 use uuid::Uuid;
 
-use super::sql::{to_i64, to_u64};
+use super::sql::{StoredEvent, to_i64, to_u64};
 use super::{
     AppendOutcome, CheckpointStore, EventStore, ExpectedVersion, Position, Snapshot, SnapshotStore,
     StreamQuery,
 };
 use crate::event::{Metadata, NewEvent, RecordedEvent};
-use crate::{Error, Result};
+use crate::Result;
 
 /// The channel subscribers listen on, notified after appends (ADR 0008).
 const NOTIFY_CHANNEL: &str = "keel_events";
@@ -181,16 +182,15 @@ fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
     );
     let event_type: String = row.try_get_unchecked(5)?;
     let schema_version = u32::try_from(row.try_get_unchecked::<i32, _>(6)?).unwrap_or(0);
-    let metadata: Metadata =
-        serde_json::from_slice(jsonb_text(row, 8)?).map_err(|source| Error::CorruptPayload {
-            event_type: event_type.clone(),
-            schema_version,
-            stream_id: stream_id.clone(),
-            stream_version,
-            position,
-            source,
-        })?;
-    let Json(payload): Json<serde_json::Value> = row.try_get_unchecked(7)?;
+    let stored = StoredEvent {
+        event_type: &event_type,
+        schema_version,
+        stream_id: &stream_id,
+        stream_version,
+        position,
+    };
+    let payload = stored.decode(json::text(row, 7)?)?;
+    let metadata: Metadata = stored.decode(json::text(row, 8)?)?;
     Ok(RecordedEvent {
         event_id: row.try_get_unchecked(2)?,
         stream_version,
@@ -203,30 +203,6 @@ fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
         stream_id,
         event_type,
     })
-}
-
-/// The JSON text of `jsonb` column `index`, read in place: metadata is decoded from it straight
-/// into [`Metadata`], not through a `serde_json::Value` tree first. In the binary format a
-/// version byte (1, the only one there is) comes before the text.
-fn jsonb_text(row: &PgRow, index: usize) -> Result<&[u8]> {
-    let value = row.try_get_raw(index)?;
-    let decode = |source: sqlx::error::BoxDynError| sqlx::Error::ColumnDecode {
-        index: index.to_string(),
-        source,
-    };
-    let bytes = value.as_bytes().map_err(decode)?;
-    match (value.format(), bytes.split_first()) {
-        (PgValueFormat::Text, _) => Ok(bytes),
-        (PgValueFormat::Binary, Some((1, text))) => Ok(text),
-        (PgValueFormat::Binary, first) => Err(decode(
-            format!(
-                "unsupported jsonb format version {:?} (expected 1)",
-                first.map(|(v, _)| v)
-            )
-            .into(),
-        )
-        .into()),
-    }
 }
 
 /// Decodes rows of [`EVENT_COLUMNS`] into a vector of their exact size.
