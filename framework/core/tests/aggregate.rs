@@ -196,3 +196,40 @@ async fn the_repository_keeps_rules_apart_from_conflicts() {
     );
     assert_eq!(loaded.state, done.state);
 }
+
+/// `SnapshotPolicy::never()` replays the whole stream: a snapshot stored while the policy was
+/// another is not looked up, so the load reads every event.
+#[tokio::test]
+async fn a_repository_without_snapshots_replays_the_whole_stream() {
+    use keel_core::testing::CountingStore;
+    let store = CountingStore::new(MemoryStore::new());
+    let with = Repository::<Order, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(2));
+    let place = OrderCommand::Place {
+        customer: "ada".into(),
+        total_cents: 4200,
+    };
+    with.execute("order-1", place, Metadata::default())
+        .await
+        .expect("place");
+    let done = with
+        .execute("order-1", OrderCommand::Confirm, Metadata::default())
+        .await
+        .expect("confirm");
+    let without = Repository::<Order, _>::new(store.clone());
+    store.reset();
+    let loaded = without.load("order-1").await.expect("load");
+    assert_eq!(
+        (loaded.snapshot_version, store.snapshots_loaded()),
+        (None, 0),
+        "no snapshot looked up"
+    );
+    assert_eq!(store.events_read(), 2, "every event read");
+    assert_eq!((loaded.state, loaded.version), (done.state, 2));
+    store.reset();
+    let with_snapshot = with.load("order-1").await.expect("load");
+    assert_eq!(
+        (with_snapshot.snapshot_version, store.events_read()),
+        (Some(2), 0),
+        "the snapshot is there for a repository that takes them"
+    );
+}
