@@ -68,6 +68,11 @@ pub struct RunnerConfig {
     /// document. 1 writes one batch after the other.
     #[serde(rename = "max.in.flight.requests")]
     pub max_in_flight_requests: usize,
+    /// Most documents a sink's last acknowledged copies kept while following the store
+    /// (`run`), per sink: a batch that changes one of them again plans from that copy instead
+    /// of reading it back from the sink (ADR 0053). 0 reads every document back.
+    #[serde(rename = "cache.max.documents")]
+    pub cache_max_documents: usize,
 }
 
 impl Default for RunnerConfig {
@@ -83,6 +88,7 @@ impl Default for RunnerConfig {
             poll_interval_ms: 1_000,
             errors_tolerance: ErrorTolerance::None,
             max_in_flight_requests: 2,
+            cache_max_documents: 10_000,
         }
     }
 }

@@ -161,15 +161,13 @@ type Following = (
     tokio::task::JoinHandle<Result<(), Error>>,
 );
 
-/// A runner of `Orders` over two sinks, following the store until the returned sender fires.
-fn follow_two(store: &MemoryStore, sinks: &[MemorySink; 2]) -> Following {
-    let runner = std::sync::Arc::new(
-        ProjectionRunner::new(store.clone(), Orders("orders".into()))
-            .with_sink(sinks[0].clone())
-            .with_sink(sinks[1].clone())
-            .with_config(fast())
-            .expect("a valid configuration"),
-    );
+/// A runner of `Orders` over `sinks`, following the store until the returned sender fires.
+fn follow(store: &MemoryStore, sinks: &[MemorySink], config: RunnerConfig) -> Following {
+    let mut runner = ProjectionRunner::new(store.clone(), Orders("orders".into()));
+    for sink in sinks {
+        runner = runner.with_sink(sink.clone());
+    }
+    let runner = std::sync::Arc::new(runner.with_config(config).expect("a valid configuration"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let r = runner.clone();
     let task = tokio::spawn(async move { r.run(async { stopped.await.unwrap_or(()) }).await });
@@ -182,7 +180,7 @@ fn follow_two(store: &MemoryStore, sinks: &[MemorySink; 2]) -> Following {
 async fn a_sink_that_is_down_does_not_hold_back_the_other_while_following() {
     let store = MemoryStore::new();
     let sinks = [MemorySink::new(), MemorySink::new()];
-    let (runner, stop, task) = follow_two(&store, &sinks);
+    let (runner, stop, task) = follow(&store, &sinks, fast());
     sinks[1].set_down(true);
     // More batches than a runner has in flight: together, the sinks would stop at those.
     for i in 1..=40 {
@@ -216,7 +214,13 @@ async fn a_document_one_sink_lost_comes_back_whole_while_following() {
     for lost_by in 0..2 {
         let store = MemoryStore::new();
         let sinks = [MemorySink::new(), MemorySink::new()];
-        let (runner, stop, task) = follow_two(&store, &sinks);
+        // Without the documents a lane keeps (which would spare the load and write the whole
+        // document too), so that the lost document is restored from the other sink.
+        let config = RunnerConfig {
+            cache_max_documents: 0,
+            ..fast()
+        };
+        let (runner, stop, task) = follow(&store, &sinks, config);
         append(&store, "order-1", &[placed("ada", 4200)]).await;
         eventually(5, "both sinks hold the order", || async {
             runner.lag().await.unwrap().events_behind == 0
@@ -239,6 +243,50 @@ async fn a_document_one_sink_lost_comes_back_whole_while_following() {
         })
         .await;
         assert_cancelled_whole(&sinks, lost_by);
+        stop.send(()).unwrap();
+        task.await.unwrap().unwrap();
+    }
+}
+
+/// While following, a document changed again is planned from the copy the sink acknowledged
+/// (`cache.max.documents`), not read back; with the cache off it is loaded once.
+#[tokio::test]
+async fn following_plans_a_document_changed_again_from_the_acknowledged_copy() {
+    for (cache, loads) in [(10_000, 0), (0, 1)] {
+        let store = MemoryStore::new();
+        let sink = MemorySink::new();
+        let config = RunnerConfig {
+            cache_max_documents: cache,
+            ..fast()
+        };
+        let (runner, stop, task) = follow(&store, std::slice::from_ref(&sink), config);
+        append(&store, "order-1", &[placed("ada", 4200)]).await;
+        // Other orders' batches, so that order-1 is no longer among the recent batches.
+        for i in 2..=12 {
+            append(&store, &format!("order-{i}"), &[placed("bob", i)]).await;
+        }
+        eventually(5, "the orders are projected", || async {
+            runner.lag().await.unwrap().events_behind == 0
+        })
+        .await;
+        let before = sink.loaded_keys();
+        append(&store, "order-1", &[cancelled("changed mind")]).await;
+        eventually(5, "the change is projected", || async {
+            runner.lag().await.unwrap().events_behind == 0
+        })
+        .await;
+        assert_eq!(
+            sink.document("order-1"),
+            Some(
+                json!({"customer": "ada", "total_cents": 4200, "status": "cancelled", "reason": "changed mind"})
+            ),
+            "cache.max.documents {cache}"
+        );
+        assert_eq!(
+            sink.loaded_keys() - before,
+            loads,
+            "documents read back with cache.max.documents {cache}"
+        );
         stop.send(()).unwrap();
         task.await.unwrap().unwrap();
     }

@@ -67,6 +67,7 @@ where
         let _held = live.hold().await;
         events += rebuild.catch_up_with(|at| bar.set_position(at.seq)).await?;
         switch().await?;
+        live.switched();
     }
     bar.finish_with_message(format!("{} rebuilt into {generation}", live.name()));
     Ok(events)

@@ -38,17 +38,19 @@ struct Planned {
 const KEEP_RECENT: usize = 2;
 
 impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
-    /// Projects the batches until they end (a catch-up) or a batch fails for good; returns the
-    /// number of events projected. Everything acknowledged before a failure is checkpointed.
+    /// Projects the batches through `pipeline` until they end (a catch-up) or a batch fails for
+    /// good; returns the number of events projected. Everything acknowledged before a failure
+    /// is checkpointed.
     pub(super) async fn project(
         &self,
+        pipeline: &Pipeline<P>,
         batches: Batches,
         after: Position,
         progress: impl FnMut(Position),
     ) -> Result<usize> {
         let (positions, acknowledged) = watch::channel(None);
         let (written, saved) = tokio::join!(
-            self.plan_and_write(&self.pipeline, batches, after, positions, progress),
+            self.plan_and_write(pipeline, batches, after, positions, progress),
             self.save_checkpoints(acknowledged)
         );
         saved?;
@@ -190,9 +192,10 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
         let prepared = &batch.prepared;
         let _gate = self.gate.read().await;
         let reports = pipeline.write(prepared).await?;
-        batch
-            .written
-            .send_replace(Some(Pipeline::<P>::as_planned(&reports)));
+        let as_planned = Pipeline::<P>::as_planned(&reports);
+        // Before the batch counts as written, so a batch planned after it finds its documents.
+        pipeline.remember(prepared, &as_planned);
+        batch.written.send_replace(Some(as_planned));
         let applied = pipeline.put_letters(prepared, &reports).await?;
         tracing::debug!(
             projection = self.name(),

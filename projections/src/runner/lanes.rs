@@ -42,7 +42,9 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
                         acknowledged: acknowledged.clone(),
                     })
                     .collect();
-                self.pipeline.lane(Arc::clone(sink), others, index == 0)
+                self.pipeline
+                    .lane(Arc::clone(sink), others, index == 0)
+                    .remembering(&self.epoch)
             })
             .collect();
         let source = Batches::follow(Arc::clone(&self.store), after, self.pipeline.config.clone());

@@ -1,6 +1,6 @@
-//! Where a batch's plan starts from: each sink's stored documents, loaded or taken from the
-//! recent batches that change them, and, in a lane, the documents its sink lost restored from
-//! the other sinks.
+//! Where a batch's plan starts from: each sink's stored documents, loaded (or, following the
+//! store, taken from the documents the sink acknowledged last) or taken from the recent batches
+//! that change them, and, in a lane, the documents its sink lost restored from the other sinks.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -164,8 +164,14 @@ impl<P: Projection> Pipeline<P> {
         Ok(ahead)
     }
 
-    /// `keys` loaded from every sink, the sinks at the same time.
+    /// `keys` from every sink, the sinks at the same time: taken from the documents kept when
+    /// the pipeline keeps them (one sink, following), loaded otherwise.
     async fn load_all(&self, keys: &[String]) -> Result<Vec<HashMap<String, Stored>>> {
+        if let (Some(documents), [sink]) = (&self.documents, self.sinks.as_slice()) {
+            let (mut held, missing) = documents.split(keys);
+            held.extend(self.load(sink, &missing).await?);
+            return Ok(vec![held]);
+        }
         futures::future::try_join_all(self.sinks.iter().map(|sink| self.load(sink, keys))).await
     }
 

@@ -10,11 +10,13 @@
 //! | `lanes.rs` | following with one lane per sink, the checkpoint the least of theirs |
 //! | `pipeline.rs` | a batch decoded and each sink's changes planned |
 //! | `load.rs` | the documents a plan starts from: loaded, from recent batches, or restored |
+//! | `documents.rs` | the documents a sink acknowledged last, kept while following |
 //! | `plan.rs` | events folded into one change per document; which documents need loading |
 //! | `write.rs` | the changes written to every sink, refusals and dead letters put |
 //! | `retry.rs` | retries with backoff while a sink is down |
 //! | `lag.rs` | [`Lag`]: events and milliseconds behind the store |
 
+mod documents;
 mod flow;
 mod lag;
 mod lanes;
@@ -27,6 +29,7 @@ mod write;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use keel_core::event::Upcasters;
 use keel_core::store::CheckpointStore;
@@ -84,6 +87,9 @@ pub struct ProjectionRunner<S, P> {
     /// Held (shared) while a batch is written and checkpointed; a rebuild takes it exclusively
     /// to hold the runner still while it switches generations.
     gate: Arc<tokio::sync::RwLock<()>>,
+    /// Moved when a rebuild switched generations: the documents kept while following are of
+    /// the old one.
+    epoch: Arc<AtomicU64>,
 }
 
 impl<S, P> std::fmt::Debug for ProjectionRunner<S, P> {
@@ -105,6 +111,7 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             pipeline: Pipeline::new(projection),
             checkpoint,
             gate: Arc::default(),
+            epoch: Arc::default(),
         }
     }
 
@@ -194,7 +201,13 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             return self.follow_in_lanes(after).await;
         }
         let batches = Batches::follow(Arc::clone(&self.store), after, self.pipeline.config.clone());
-        self.project(batches, after, |_| {}).await.map(|_| ())
+        let pipeline = self
+            .pipeline
+            .with_sinks(self.pipeline.sinks.clone())
+            .remembering(&self.epoch);
+        self.project(&pipeline, batches, after, |_| {})
+            .await
+            .map(|_| ())
     }
 
     /// A runner of the same projection, store and configuration, with its own checkpoint
@@ -208,12 +221,19 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             pipeline: self.pipeline.with_sinks(sinks),
             checkpoint: format!("{}:{suffix}", self.checkpoint),
             gate: Arc::default(),
+            epoch: Arc::default(),
         }
     }
 
     /// Holds the runner still: no batch is written or checkpointed until the guard is dropped.
     pub(crate) async fn hold(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
         self.gate.clone().write_owned().await
+    }
+
+    /// Says that a rebuild switched its sinks to a new generation (while holding it): the
+    /// documents kept while following are dropped.
+    pub(crate) fn switched(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The store it reads.
@@ -231,6 +251,6 @@ impl<S: EventStore + CheckpointStore, P: Projection> ProjectionRunner<S, P> {
             concurrency: config.read_concurrency,
         };
         let batches = Batches::catch_up(Arc::clone(&self.store), after, reads, config.batch_size);
-        self.project(batches, after, progress).await
+        self.project(&self.pipeline, batches, after, progress).await
     }
 }

@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use keel_core::event::Upcasters;
 use keel_core::{Position, RecordedEvent};
 use tokio::sync::watch;
 
+use super::documents::Documents;
 use super::plan;
 use crate::config::{ErrorTolerance, RunnerConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterStage, DeadLetterStore};
@@ -30,6 +32,9 @@ pub(crate) struct Pipeline<P> {
     /// Whether it puts the dead letters of events that do not decode (of several lanes reading
     /// the same events, only the first one does).
     pub(crate) puts_decode_letters: bool,
+    /// While following the store with one sink: the documents it acknowledged last, planned
+    /// from instead of loaded (`documents.rs`, ADR 0053).
+    pub(crate) documents: Option<Arc<Documents>>,
 }
 
 /// Another lane's sink, with the position up to which that lane acknowledged everything.
@@ -111,6 +116,7 @@ impl<P: Projection> Pipeline<P> {
             dead_letters: None,
             others: Vec::new(),
             puts_decode_letters: true,
+            documents: None,
         }
     }
 
@@ -124,6 +130,29 @@ impl<P: Projection> Pipeline<P> {
             dead_letters: self.dead_letters.clone(),
             others: Vec::new(),
             puts_decode_letters: true,
+            documents: None,
+        }
+    }
+
+    /// The same pipeline keeping the documents its sink acknowledged last, up to
+    /// `cache.max.documents` (a pipeline of one sink, following the store); they are dropped
+    /// whenever `epoch` moves (a rebuild switched generations).
+    pub(crate) fn remembering(mut self, epoch: &Arc<AtomicU64>) -> Self {
+        let capacity = self.config.cache_max_documents;
+        if self.sinks.len() == 1 && capacity > 0 {
+            self.documents = Some(Arc::new(Documents::new(capacity, Arc::clone(epoch))));
+        }
+        self
+    }
+
+    /// Tells the documents kept (if any) how the sink took a batch.
+    pub(crate) fn remember(&self, prepared: &Prepared, as_planned: &[bool]) {
+        if let (Some(documents), Some(changes), Some(planned)) = (
+            &self.documents,
+            prepared.per_sink.first(),
+            as_planned.first(),
+        ) {
+            documents.acknowledged(changes, *planned);
         }
     }
 

@@ -17,6 +17,7 @@ pub struct MemorySink {
     docs: Arc<Mutex<HashMap<String, Stored>>>,
     down: Arc<AtomicBool>,
     refused: Arc<AtomicU64>,
+    loaded: Arc<AtomicU64>,
 }
 
 impl MemorySink {
@@ -54,6 +55,11 @@ impl MemorySink {
         self.refused.load(Ordering::SeqCst)
     }
 
+    /// How many keys `load` was asked for: the documents a runner read back.
+    pub fn loaded_keys(&self) -> u64 {
+        self.loaded.load(Ordering::SeqCst)
+    }
+
     /// Makes the sink fail (`true`) or work (`false`).
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
@@ -83,6 +89,7 @@ impl Sink for MemorySink {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Stored>> {
         self.check_up()?;
+        self.loaded.fetch_add(keys.len() as u64, Ordering::SeqCst);
         let docs = self.lock();
         Ok(keys
             .iter()
