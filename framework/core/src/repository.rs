@@ -17,8 +17,7 @@ pub struct SnapshotPolicy {
 }
 
 impl SnapshotPolicy {
-    /// Never snapshot: always replay the whole stream (loads do not look for snapshots, so a
-    /// snapshot stored under an earlier policy is not used either).
+    /// Never snapshot: always replay the whole stream.
     pub const fn never() -> Self {
         Self { every: None }
     }
@@ -170,7 +169,7 @@ impl<A: Aggregate, S: Store> Repository<A, S> {
     /// replay and, when snapshots are on, snapshotted again at the current version.
     #[tracing::instrument(name = "keel.load", skip(self), fields(aggregate = A::TYPE))]
     pub async fn load(&self, stream_id: &str) -> Result<Loaded<A>> {
-        let stored = self.stored_snapshot(stream_id, None).await?;
+        let stored = self.store.load_snapshot(stream_id, None).await?;
         let stale = stored.as_ref().is_some_and(|s| !self.usable(s));
         let loaded = self
             .fold(stream_id, stored.filter(|s| self.usable(s)), None)
@@ -185,7 +184,7 @@ impl<A: Aggregate, S: Store> Repository<A, S> {
     /// snapshot whose last event was recorded at or before `at`.
     #[tracing::instrument(name = "keel.load_at", skip(self), fields(aggregate = A::TYPE))]
     pub async fn load_at(&self, stream_id: &str, at: DateTime<Utc>) -> Result<Loaded<A>> {
-        let stored = self.stored_snapshot(stream_id, Some(at)).await?;
+        let stored = self.store.load_snapshot(stream_id, Some(at)).await?;
         self.fold(stream_id, stored.filter(|s| self.usable(s)), Some(at))
             .await
     }
@@ -281,20 +280,6 @@ impl<A: Aggregate, S: Store> Repository<A, S> {
             events: outcome.appended,
             duplicate: false,
         })
-    }
-
-    /// The newest snapshot of the stream (recorded by `at`), when this aggregate type takes
-    /// snapshots; without them a load does not ask the store (one query fewer per load), and
-    /// a snapshot taken under an earlier policy is not used.
-    async fn stored_snapshot(
-        &self,
-        stream_id: &str,
-        at: Option<DateTime<Utc>>,
-    ) -> Result<Option<Snapshot>> {
-        if !self.snapshots.enabled() {
-            return Ok(None);
-        }
-        self.store.load_snapshot(stream_id, at).await
     }
 
     fn usable(&self, snapshot: &Snapshot) -> bool {
