@@ -17,7 +17,9 @@ pub struct SnapshotPolicy {
 }
 
 impl SnapshotPolicy {
-    /// Never snapshot: always replay the whole stream.
+    /// Never take snapshots. Loads still start from a snapshot stored under another policy
+    /// (the policy is per repository, as Axon's snapshot trigger is; loading uses what is
+    /// stored): without one they replay the whole stream.
     pub const fn never() -> Self {
         Self { every: None }
     }

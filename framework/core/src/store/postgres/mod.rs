@@ -38,8 +38,8 @@ use super::{
     AppendOutcome, CheckpointStore, EventStore, ExpectedVersion, Position, Snapshot, SnapshotStore,
     StreamQuery,
 };
-use crate::event::{Metadata, NewEvent, RecordedEvent};
 use crate::Result;
+use crate::event::{Metadata, NewEvent, RecordedEvent};
 
 /// The channel subscribers listen on, notified after appends (ADR 0008).
 const NOTIFY_CHANNEL: &str = "keel_events";
