@@ -72,6 +72,83 @@ async fn payloads_are_stored_as_the_text_they_were_serialized_to() {
     assert_eq!(read[1].metadata, second.metadata);
 }
 
+/// A row whose metadata does not decode fails the read with an error naming the event, even
+/// in the middle of the rows (a read decodes each row as it arrives), and the store reads on.
+/// In a database of its own, so that no other test's reader meets the row.
+#[tokio::test]
+async fn a_row_that_does_not_decode_is_an_error_naming_it_and_reads_go_on() {
+    use keel_core::store::{EventStore, StreamQuery};
+    let (db, store) = OwnDatabase::create("keel_test_corrupt_row").await;
+    let stream = "corrupt-row".to_owned();
+    for (version, metadata) in [(1, "{}"), (2, r#"{"correlation_id": 5}"#), (3, "{}")] {
+        sqlx::query(
+            "INSERT INTO keel_events (event_id, stream_id, stream_version, event_type, \
+             schema_version, payload, metadata, occurred_at) \
+             VALUES ($1, $2, $3, 'Noted', 1, '{}', $4::json, now())",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(&stream)
+        .bind(version)
+        .bind(metadata)
+        .execute(store.pool())
+        .await
+        .expect("insert");
+    }
+    for _ in 0..20 {
+        let err = store
+            .read_stream(&stream, StreamQuery::all())
+            .await
+            .expect_err("corrupt metadata");
+        assert!(
+            matches!(&err, keel_core::Error::CorruptPayload { stream_id, stream_version: 2, .. } if *stream_id == stream),
+            "{err}"
+        );
+    }
+    let first = store
+        .read_stream(&stream, StreamQuery::all().limit(1))
+        .await
+        .expect("the rows before it still read");
+    assert_eq!(first.len(), 1);
+    db.drop(store).await;
+}
+
+/// A database of a test's own on the stack's server, dropped at the end.
+struct OwnDatabase {
+    name: String,
+    admin: sqlx::PgConnection,
+}
+
+impl OwnDatabase {
+    /// Creates `<prefix>_<unique>` and connects a store to it (migrations applied).
+    async fn create(prefix: &str) -> (Self, PostgresStore) {
+        use sqlx::Connection;
+        let url = stack::postgres().require().url;
+        let name = keel_core::testing::unique(prefix, '_');
+        let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        let root = url.rsplit_once('/').expect("a database in the URL").0;
+        let store = PostgresStore::connect(&format!("{root}/{name}"))
+            .await
+            .expect("connect");
+        (Self { name, admin }, store)
+    }
+
+    /// Closes `store` and drops the database.
+    async fn drop(mut self, store: PostgresStore) {
+        store.pool().close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut self.admin)
+        .await
+        .expect("drop database");
+    }
+}
+
 /// A transaction held open after taking its sequence number, and an append committed after it.
 struct HeldBack {
     /// The slow writer's open transaction.
@@ -306,17 +383,7 @@ async fn a_held_back_event_wakes_the_waiter_when_the_older_transaction_ends() {
     use sqlx::{Connection, PgConnection};
 
     let url = stack::postgres().require().url;
-    let db = keel_core::testing::unique("keel_test_held_back", '_');
-    let mut admin = PgConnection::connect(&url).await.expect("connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let db_url = format!(
-        "{}/{db}",
-        url.rsplit_once('/').expect("a database in the URL").0
-    );
-    let store = PostgresStore::connect(&db_url).await.expect("connect");
+    let (db, store) = OwnDatabase::create("keel_test_held_back").await;
     let after = store.head().await.expect("head");
 
     // An older transaction with an id of its own, open while the event is appended.
@@ -362,12 +429,5 @@ async fn a_held_back_event_wakes_the_waiter_when_the_older_transaction_ends() {
         .expect("join");
     assert!(woke >= ended, "woke before the older transaction ended");
     assert_eq!(store.read_all(after, 10).await.expect("read").len(), 1);
-
-    store.pool().close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {db} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .expect("drop database");
+    db.drop(store).await;
 }

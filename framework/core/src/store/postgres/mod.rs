@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt as _;
 use sqlx::postgres::{PgListener, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
@@ -205,11 +206,20 @@ fn decode_row(row: &PgRow) -> Result<RecordedEvent> {
     })
 }
 
-/// Decodes rows of [`EVENT_COLUMNS`] into a vector of their exact size.
-fn decode_rows(rows: &[PgRow]) -> Result<Vec<RecordedEvent>> {
-    let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
-        events.push(decode_row(row)?);
+/// Most events a read makes room for before the first row arrives.
+const READ_CAPACITY: usize = 8192;
+
+/// Runs `query`, which selects [`EVENT_COLUMNS`] first, decoding each row as it arrives (the
+/// rows are never collected), into a vector with room for `expected` events.
+async fn fetch_events(
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    pool: &PgPool,
+    expected: usize,
+) -> Result<Vec<RecordedEvent>> {
+    let mut rows = query.fetch(pool);
+    let mut events = Vec::with_capacity(expected.min(READ_CAPACITY));
+    while let Some(row) = rows.try_next().await? {
+        events.push(decode_row(&row)?);
     }
     Ok(events)
 }
@@ -236,14 +246,12 @@ impl EventStore for PostgresStore {
              AND ($3::timestamptz IS NULL OR e.recorded_at <= $3) \
              ORDER BY e.stream_version LIMIT $4"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let select = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(stream_id)
             .bind(to_i64(query.from_version))
             .bind(query.recorded_until)
-            .bind(query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
-            .fetch_all(&self.pool)
-            .await?;
-        decode_rows(&rows)
+            .bind(query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)));
+        fetch_events(select, &self.pool, query.limit.unwrap_or(0)).await
     }
 
     async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>> {
@@ -252,13 +260,11 @@ impl EventStore for PostgresStore {
              AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY e.tx_id, e.seq LIMIT $3"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let select = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(after.commit.to_string())
             .bind(to_i64(after.seq))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        decode_rows(&rows)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        fetch_events(select, &self.pool, limit).await
     }
 
     async fn page_ends(
