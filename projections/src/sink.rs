@@ -29,6 +29,19 @@ pub struct Change {
     pub op: Op,
 }
 
+impl Change {
+    /// What a sink holds once it took this change: the document, or a tombstone, at its version.
+    pub(crate) fn stored(&self) -> Stored {
+        Stored {
+            version: self.version,
+            doc: match &self.op {
+                Op::Upsert(doc) => Some(doc.clone()),
+                Op::Delete => None,
+            },
+        }
+    }
+}
+
 /// What a [`Change`] does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {

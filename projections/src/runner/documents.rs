@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::sink::{Change, Op, Stored};
+use crate::sink::{Change, Stored};
 
 /// The most recently acknowledged documents of one sink, at most `capacity` of them (the
 /// oldest written go first).
@@ -80,13 +80,7 @@ impl Documents {
         for change in changes {
             inner.stamp += 1;
             let stamp = inner.stamp;
-            let stored = Stored {
-                version: change.version,
-                doc: match &change.op {
-                    Op::Upsert(doc) => Some(doc.clone()),
-                    Op::Delete => None,
-                },
-            };
+            let stored = change.stored();
             inner
                 .docs
                 .insert(change.key.clone(), Entry { stored, stamp });
@@ -129,6 +123,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::sink::Op;
 
     fn upsert(key: &str, version: u64) -> Change {
         Change {

@@ -88,17 +88,7 @@ impl<P: Projection> Pipeline<P> {
             for key in &deferred {
                 match last.get(key.as_str()) {
                     Some((change, true)) => {
-                        let doc = match &change.op {
-                            Op::Upsert(doc) => Some(doc.clone()),
-                            Op::Delete => None,
-                        };
-                        stored.insert(
-                            key.clone(),
-                            Stored {
-                                version: change.version,
-                                doc,
-                            },
-                        );
+                        stored.insert(key.clone(), change.stored());
                     }
                     _ => load.push(key.clone()),
                 }

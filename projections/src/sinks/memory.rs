@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::sink::{Change, Op, Sink, Stored, WriteReport};
+use crate::sink::{Change, Sink, Stored, WriteReport};
 use crate::{Error, Result};
 
 /// Documents in a map; clones share the map. [`set_down`](MemorySink::set_down) makes every call
@@ -109,17 +109,7 @@ impl Sink for MemorySink {
                 report.stale += 1;
                 continue;
             }
-            let doc = match &change.op {
-                Op::Upsert(doc) => Some(doc.clone()),
-                Op::Delete => None,
-            };
-            docs.insert(
-                change.key.clone(),
-                Stored {
-                    version: change.version,
-                    doc,
-                },
-            );
+            docs.insert(change.key.clone(), change.stored());
             report.written += 1;
         }
         Ok(report)
@@ -131,6 +121,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::sink::Op;
 
     fn upsert(key: &str, version: u64, doc: Value) -> Change {
         Change {

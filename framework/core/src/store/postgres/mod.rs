@@ -14,7 +14,8 @@
 //! Files: `append.rs` (the one-statement append and the general path, ADR 0005), `announce.rs`
 //! (the `NOTIFY` after an append's commit, ADR 0008), `outbox.rs` (the outbox rows per
 //! append), `pages.rs` (page ends and ranges, for readers that read pages at the same time),
-//! `json.rs` (payloads and metadata as `json` text, ADR 0052), this file (connection, reads, waiting for new events, snapshots, checkpoints).
+//! `json.rs` (payloads and metadata as `json` text, ADR 0052), this file (connection, reads,
+//! waiting for new events, snapshots, checkpoints).
 
 mod announce;
 mod append;
