@@ -137,6 +137,83 @@ async fn an_older_version_is_ignored_and_ttl_is_set() {
 }
 
 #[tokio::test]
+async fn one_write_lands_its_changes_in_order_with_and_without_ttl() {
+    stack::redis().require();
+    for (format, ttl_secs) in [
+        (RedisFormat::Json, None),
+        (RedisFormat::Json, Some(600)),
+        (RedisFormat::Hash, None),
+        (RedisFormat::Hash, Some(600)),
+    ] {
+        let prefix = format!("{}:", unique("keel-test-order", '-'));
+        let sink = RedisSink::build(RedisSinkConfig {
+            ttl_secs,
+            ..config(&prefix, format)
+        })
+        .await
+        .unwrap();
+        let upsert = |key: &str, version, status: &str| Change {
+            key: key.into(),
+            version,
+            op: Op::Upsert(json!({ "status": status })),
+        };
+        let delete = |key: &str, version| Change {
+            key: key.into(),
+            version,
+            op: Op::Delete,
+        };
+        sink.write(&[upsert("a", 1, "placed"), upsert("b", 1, "placed")])
+            .await
+            .unwrap();
+        let report = sink
+            .write(&[
+                upsert("a", 3, "shipped"),
+                delete("b", 2),
+                upsert("a", 2, "older, after a newer in the same write"),
+                upsert("c", 1, "placed"),
+                upsert("b", 3, "back after its delete"),
+                upsert("d", 1, "placed"),
+                delete("d", 2),
+            ])
+            .await
+            .unwrap();
+        let case = format!("{format:?} with ttl {ttl_secs:?}");
+        assert_eq!((report.written, report.stale), (6, 1), "{case}");
+
+        let loaded = sink
+            .load(&["a".into(), "b".into(), "c".into(), "d".into()])
+            .await
+            .unwrap();
+        let status = |key: &str| {
+            let stored = &loaded[key];
+            (
+                stored.version,
+                stored.doc.as_ref().map(|d| d["status"].clone()),
+            )
+        };
+        assert_eq!(status("a"), (3, Some(json!("shipped"))), "{case}");
+        assert_eq!(
+            status("b"),
+            (3, Some(json!("back after its delete"))),
+            "{case}"
+        );
+        assert_eq!(status("c"), (1, Some(json!("placed"))), "{case}");
+        assert_eq!(status("d"), (2, None), "{case}: written, then deleted");
+        let mut c = conn().await;
+        for key in ["a", "b", "c"] {
+            for stored in [format!("{prefix}{key}"), format!("{prefix}~version:{key}")] {
+                let ttl: i64 = c.pttl(&stored).await.unwrap();
+                match ttl_secs {
+                    None => assert_eq!(ttl, -1, "{case}: {stored} expires"),
+                    Some(_) => assert!(ttl > 0 && ttl <= 600_000, "{case}: {stored} pttl {ttl}"),
+                }
+            }
+        }
+        cleanup(&prefix).await;
+    }
+}
+
+#[tokio::test]
 async fn an_order_cancelled_keeps_its_hash_and_a_customer_erased_loses_its_key() {
     stack::redis().require();
     let prefix = format!("{}:", unique("keel-test-shop", '-'));

@@ -12,40 +12,73 @@ pub(crate) const CHUNK: usize = 500;
 /// the new version, the count `n` of values that follow, and those values (the JSON string, or
 /// the hash's field/value pairs). Returns one 1 (written) or 0 (the stored version is the same
 /// or newer) per pair.
+///
+/// Redis runs a script on its one thread, and each `redis.call` costs about what a command sent
+/// by a client does, so the script makes few: one `MGET` reads every version of the chunk, and
+/// the plain writes (a JSON document and its version without a TTL, a hash's version) wait in a
+/// list that one `MSET` writes. A write that must be its own command (a delete, a hash's fields,
+/// anything with a TTL: `SET … PX`) first sends that list, so every change lands in the order
+/// given; a key given twice is checked against the version written before it in the chunk.
 const SOURCE: &str = r"
 local ttl = tonumber(ARGV[1])
 local tombstone = ARGV[2]
+local version_keys = {}
+for k = 2, #KEYS, 2 do
+  version_keys[#version_keys + 1] = KEYS[k]
+end
+local stored = redis.call('MGET', unpack(version_keys))
+local written = {}
+local plain = {}
+local function flush()
+  if #plain > 0 then
+    redis.call('MSET', unpack(plain))
+    plain = {}
+  end
+end
+local function keep(key, value)
+  plain[#plain + 1] = key
+  plain[#plain + 1] = value
+end
 local at = 3
 local out = {}
-for k = 1, #KEYS, 2 do
+for i = 1, #KEYS / 2 do
+  local doc, version_key = KEYS[2 * i - 1], KEYS[2 * i]
   local op, version, n = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   local first = at + 3
   at = first + n
-  local current = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+  local current = tonumber(written[version_key] or stored[i] or '0')
   if current >= tonumber(version) then
-    out[#out + 1] = 0
+    out[i] = 0
   else
+    written[version_key] = version
     if op == 'del' then
-      redis.call('DEL', KEYS[k])
-      redis.call('SET', KEYS[k + 1], version, 'PX', tombstone)
+      flush()
+      redis.call('DEL', doc)
+      redis.call('SET', version_key, version, 'PX', tombstone)
+    elseif op == 'json' and ttl == 0 then
+      keep(doc, ARGV[first])
+      keep(version_key, version)
+    elseif op == 'json' then
+      flush()
+      redis.call('SET', doc, ARGV[first], 'PX', ttl)
+      redis.call('SET', version_key, version, 'PX', ttl)
     else
-      if op == 'json' then
-        redis.call('SET', KEYS[k], ARGV[first])
-      else
-        redis.call('DEL', KEYS[k])
-        if n > 0 then
-          redis.call('HSET', KEYS[k], unpack(ARGV, first, first + n - 1))
-        end
+      flush()
+      redis.call('DEL', doc)
+      if n > 0 then
+        redis.call('HSET', doc, unpack(ARGV, first, first + n - 1))
       end
-      redis.call('SET', KEYS[k + 1], version)
       if ttl > 0 then
-        redis.call('PEXPIRE', KEYS[k], ttl)
-        redis.call('PEXPIRE', KEYS[k + 1], ttl)
+        redis.call('PEXPIRE', doc, ttl)
+        redis.call('SET', version_key, version, 'PX', ttl)
+      else
+        keep(version_key, version)
       end
     end
-    out[#out + 1] = 1
+    out[i] = 1
   end
 end
+flush()
 return out
 ";
 
