@@ -4,15 +4,18 @@
 //! its report into figures: commit → Redis p50/p99 beside the raw round trip of a Redis write
 //! read back by the same probe in the same run, commit → Elasticsearch-visible p99 beside the
 //! index refresh interval + 100 ms, the p99 beside the guide's target (sub-second at 100,000
-//! orders a day), and the order rate the pipeline finished against the rate asked.
+//! orders a day), the order rate the pipeline finished against the rate asked, and the CPU the
+//! machine spent per order from the load's start until everything settled, beside the most an
+//! order may use for 1,000 orders/s on this machine's cores.
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
 use crate::BenchError;
+use crate::cpu::{CpuSampler, CpuTimeline};
 use crate::report::{Figure, Report};
 
 /// Elasticsearch's default `index.refresh_interval`, which the example does not change.
@@ -47,6 +50,7 @@ pub(crate) async fn run(report: &mut Report) -> Result<(), BenchError> {
         exe.display()
     );
     let started = Instant::now();
+    let sampler = CpuSampler::start(Duration::from_millis(250));
     let output = tokio::process::Command::new(&exe)
         .args([
             "--namespace",
@@ -80,6 +84,7 @@ pub(crate) async fn run(report: &mut Report) -> Result<(), BenchError> {
             )
         })?;
     let total_s = started.elapsed().as_secs_f64();
+    let cpu = sampler.finish();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let demo: Value = stdout
         .lines()
@@ -162,6 +167,61 @@ pub(crate) async fn run(report: &mut Report) -> Result<(), BenchError> {
             orders as f64 / load_s >= 0.95 * rate,
         )),
         notes: format!("{notes}; end to end incl. settling: {finished_rate:.0} orders/s"),
+    })?;
+    record_cpu(report, &demo, &cpu, orders, &notes)
+}
+
+/// The machine's CPU per order from the load's start until everything settled (the demo's
+/// timeline), beside the most an order may use for 1,000 orders/s on this machine's cores.
+fn record_cpu(
+    report: &mut Report,
+    demo: &Value,
+    cpu: &CpuTimeline,
+    orders: u64,
+    notes: &str,
+) -> Result<(), BenchError> {
+    let at = |key: &str| {
+        demo["timeline"][key]
+            .as_u64()
+            .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+            .ok_or_else(|| format!("the demo's report has no timeline.{key}"))
+    };
+    let used = cpu
+        .between(at("load_started_ms")?, at("settled_ms")?)
+        .ok_or("the CPU readings do not cover the demo's load and settling")?;
+    #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let (per_order_ms, budget_ms) = (
+        used.busy * 1e3 / orders.max(1) as f64,
+        used.cores as f64 * 1e3 / 1000.0,
+    );
+    let top: Vec<String> = used
+        .top(6)
+        .iter()
+        .map(|(command, s)| format!("{command} {s:.1} s"))
+        .collect();
+    report.record(Figure {
+        bench: "e2e.cpu_per_order_ms",
+        value: per_order_ms,
+        unit: "ms",
+        baseline: format!(
+            "the most CPU an order may use for 1,000 orders/s on this machine's {} cores",
+            used.cores
+        ),
+        baseline_value: budget_ms,
+        goal: None,
+        notes: format!(
+            "the machine's cores were busy {:.1} s in all over the {:.1} s from the load's \
+             start until every order was final and the read models had caught up ({:.2} of {} \
+             cores on average), for {orders} orders; by command (the ecommerce processes are \
+             the roles, the load generator and the probe): {}; at this cost 1,000 orders/s \
+             needs {:.1} cores; {notes}",
+            used.busy,
+            used.wall.as_secs_f64(),
+            used.busy / used.wall.as_secs_f64().max(1e-9),
+            used.cores,
+            top.join(", "),
+            per_order_ms
+        ),
     })?;
     Ok(())
 }

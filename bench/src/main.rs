@@ -7,6 +7,7 @@
 
 mod capture;
 mod core;
+mod cpu;
 mod e2e;
 mod projections;
 mod report;

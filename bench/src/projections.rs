@@ -28,6 +28,7 @@
 
 mod figures;
 mod live;
+mod memory;
 mod model;
 mod raw;
 mod services;
@@ -35,8 +36,8 @@ mod services;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keel_core::EventStore as _;
-use keel_core::store::PostgresStore;
+use keel_core::EventStore;
+use keel_core::store::{CheckpointStore, PostgresStore};
 use keel_core::testing::stack;
 use keel_projections::sinks::elasticsearch::{ElasticsearchSink, ElasticsearchSinkConfig};
 use keel_projections::sinks::redis::{RedisSink, RedisSinkConfig};
@@ -45,6 +46,7 @@ use redis::aio::ConnectionManager;
 use serde_json::Value;
 
 use crate::BenchError;
+use crate::cpu::CpuMeter;
 use crate::report::Report;
 use crate::support::{TempDatabase, bar, env_f64, env_usize, per_second};
 use figures::Figures;
@@ -199,8 +201,11 @@ async fn measure(
             .with_config(config.clone())?,
     );
     let read_before_redis = raw::read_history(&store, config.read_size, history).await?;
+    let meter = CpuMeter::start();
     let redis_took = timed_catch_up(&to_redis, &store, history, "catch-up: redis").await?;
+    let redis_cpu = meter.stop();
     check_redis(env, sizes).await?;
+    let meter = CpuMeter::start();
     let raw_redis = raw::redis(
         &env.redis,
         &format!("{}:raw:", env.base),
@@ -210,6 +215,8 @@ async fn measure(
         sizes.group(),
     )
     .await?;
+    let raw_redis_cpu = meter.stop();
+    let from_memory = memory::catch_up_redis(env, sizes, &config).await?;
 
     // Elasticsearch: a fresh projection behind an alias, then the raw _bulk requests.
     let es_config = ElasticsearchSinkConfig::new(&env.es_url, format!("{}-balances", env.base))
@@ -256,6 +263,8 @@ async fn measure(
     let figures = Figures {
         sizes,
         redis: (redis_took, raw_redis),
+        redis_cpu: (redis_cpu, raw_redis_cpu),
+        from_memory,
         es: (es_took, raw_es),
         reads: (read_before_redis, read_before_es),
         read_size: config.read_size,
@@ -276,12 +285,16 @@ fn balances(env: &Env, sink: &str) -> Balances {
 
 /// Catches `runner` up with the store, showing progress from its checkpoint; checks that it
 /// read the whole history and returns the time it took.
-async fn timed_catch_up<P: Projection>(
-    runner: &Arc<ProjectionRunner<PostgresStore, P>>,
-    store: &PostgresStore,
+async fn timed_catch_up<S, P>(
+    runner: &Arc<ProjectionRunner<S, P>>,
+    store: &S,
     history: usize,
     label: &str,
-) -> Result<Duration, BenchError> {
+) -> Result<Duration, BenchError>
+where
+    S: EventStore + CheckpointStore + Clone,
+    P: Projection,
+{
     let head = store.head().await?;
     let progress = bar(usize::try_from(head.seq)?, label);
     let r = Arc::clone(runner);

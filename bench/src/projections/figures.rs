@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::Sizes;
 use super::live;
 use crate::BenchError;
+use crate::cpu::CpuUse;
 use crate::report::{Figure, Report};
 use crate::stats::percentile_ms;
 use crate::support::per_second;
@@ -13,6 +14,10 @@ use crate::support::per_second;
 pub(super) struct Figures {
     pub(super) sizes: Sizes,
     pub(super) redis: (Duration, Duration),
+    /// The CPU of the Redis catch-up and of the raw Redis pipelines.
+    pub(super) redis_cpu: (CpuUse, CpuUse),
+    /// The Redis catch-up from a `MemoryStore` holding the same history: its time and CPU.
+    pub(super) from_memory: (Duration, CpuUse),
     pub(super) es: (Duration, Duration),
     /// The history read alone, just before the Redis and the Elasticsearch catch-up.
     pub(super) reads: (Duration, Duration),
@@ -93,6 +98,7 @@ impl Figures {
                 ),
             })?;
         }
+        self.record_redis_cpu(report)?;
 
         for (bench, (took, _), read) in [
             (
@@ -189,6 +195,63 @@ impl Figures {
                 percentile_ms(&lag.appends, 50.0),
                 percentile_ms(&lag.appends, 99.0),
                 percentile_ms(&lag.appends, 100.0)
+            ),
+        })?;
+        Ok(())
+    }
+
+    /// The Redis catch-up from memory, and the fastest the catch-up from PostgreSQL could go on
+    /// this machine's cores for the CPU it used: where the Redis ratio is bound.
+    fn record_redis_cpu(&self, report: &mut Report) -> Result<(), BenchError> {
+        const PARTIES: [&str; 3] = ["keel-bench", "postgres", "redis-server"];
+        let history = self.sizes.history();
+        let (took, raw_took) = self.redis;
+        let (cpu, raw_cpu) = &self.redis_cpu;
+        let raw_rate = per_second(history, raw_took);
+        let raw_note = format!(
+            "the raw Redis pipelines of projections.catch_up_redis (SET document + SET version \
+             key, the same final documents in the same groups); {}",
+            raw_cpu.describe(&["keel-bench", "redis-server"])
+        );
+
+        let (memory_took, memory_cpu) = &self.from_memory;
+        let value = per_second(history, *memory_took);
+        report.record(Figure {
+            bench: "projections.catch_up_redis_from_memory",
+            value,
+            unit: "events/s",
+            baseline: raw_note.clone(),
+            baseline_value: raw_rate,
+            goal: None,
+            notes: format!(
+                "the catch-up of projections.catch_up_redis (same projection, sink and runner \
+                 settings) from a MemoryStore holding the same {history} events: the \
+                 projection's own part, with reading nearly free (no server, no wire, no \
+                 decoding); {:.2} s; {}",
+                memory_took.as_secs_f64(),
+                memory_cpu.describe(&["keel-bench", "redis-server"])
+            ),
+        })?;
+
+        let used = cpu.of_all(&PARTIES);
+        let floor = cpu.floor(used);
+        let value = per_second(history, floor);
+        report.record(Figure {
+            bench: "projections.catch_up_redis_cpu_ceiling",
+            value,
+            unit: "events/s",
+            baseline: raw_note,
+            baseline_value: raw_rate,
+            goal: None,
+            notes: format!(
+                "the fastest projections.catch_up_redis could go on this machine for the CPU \
+                 it used: its {used:.2} CPU seconds spread over the {} cores, every core busy \
+                 throughout ({:.2} s; it took {:.2} s); {}; a ratio below 0.8 here means the \
+                 catch-up's 0.8 needs less CPU per event or more cores, not more overlap",
+                cpu.cores,
+                floor.as_secs_f64(),
+                took.as_secs_f64(),
+                cpu.describe(&PARTIES)
             ),
         })?;
         Ok(())

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use keel_core::store::PostgresStore;
 use keel_core::testing::conformance::LedgerEvent;
-use keel_core::{EventStore as _, ExpectedVersion, NewEvent};
+use keel_core::{EventStore, ExpectedVersion, NewEvent};
 use keel_projections::{DocChange, Envelope, Projection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -123,9 +123,9 @@ pub(crate) async fn loader(url: &str) -> Result<PostgresStore, BenchError> {
 }
 
 /// Appends accounts `from..to` (streams `<prefix><i>`, `per_doc` deposits each, one append per
-/// stream) with `writers` concurrent tasks, showing progress.
-pub(crate) async fn append_accounts(
-    store: &PostgresStore,
+/// stream) to `store` with `writers` concurrent tasks, showing progress.
+pub(crate) async fn append_accounts<S: EventStore + Clone>(
+    store: &S,
     prefix: &str,
     range: std::ops::Range<usize>,
     per_doc: usize,

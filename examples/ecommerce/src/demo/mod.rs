@@ -12,7 +12,7 @@ pub mod settle;
 pub mod stores;
 pub mod traces;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
@@ -21,7 +21,7 @@ use crate::legacy::rng::Rng;
 use crate::roles::supervisor::{ROLES, Supervisor};
 use crate::settings::Settings;
 
-pub use report::Report;
+pub use report::{Report, Timeline};
 
 /// What the demo runs.
 #[derive(Debug, Clone)]
@@ -80,6 +80,7 @@ async fn drive(
             String::new()
         }
     ));
+    let load_started = SystemTime::now();
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
     let (probe_every, patience) = (options.probe_every, options.settle_timeout);
     let probe = tokio::spawn({
@@ -109,6 +110,7 @@ async fn drive(
 
     step("settle: waiting until every order is final and the read models caught up");
     settle::wait(&stores, supervisor, options.settle_timeout).await?;
+    let timeline = Timeline::new(load_started, SystemTime::now());
 
     step("checks: reading MariaDB, the event store, Elasticsearch, Redis and Jaeger");
     let observed = observed::Observed::gather(&stores).await?;
@@ -125,6 +127,7 @@ async fn drive(
     Ok(Report::new(
         settings.saga,
         load_report,
+        timeline,
         figures,
         &latencies,
         checks,

@@ -1,6 +1,7 @@
 //! The demo's report: readable lines, then one JSON object as the last line.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -17,6 +18,8 @@ pub struct Report {
     pub saga: String,
     /// What the load did.
     pub load: LoadReport,
+    /// When the load started and when everything had settled.
+    pub timeline: Timeline,
     /// Counts from the stores.
     pub figures: Figures,
     /// Commit → readable latencies (ms): p50 and p99 per store.
@@ -31,12 +34,37 @@ pub struct Report {
     pub kills: BTreeMap<&'static str, u32>,
 }
 
+/// When a run's phases happened, in milliseconds since the Unix epoch: what a benchmark measures
+/// on the machine meanwhile (its CPU, say) can then be put against the run's orders.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timeline {
+    /// The load was about to place its first order.
+    pub load_started_ms: u64,
+    /// Every order was final and the read models had caught up.
+    pub settled_ms: u64,
+}
+
+impl Timeline {
+    /// The timeline of a load started at `load_started` and settled at `settled`.
+    pub fn new(load_started: SystemTime, settled: SystemTime) -> Self {
+        let ms = |at: SystemTime| {
+            at.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        };
+        Self {
+            load_started_ms: ms(load_started),
+            settled_ms: ms(settled),
+        }
+    }
+}
+
 impl Report {
     /// Assembles the report.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         saga: crate::settings::SagaStyle,
         load: LoadReport,
+        timeline: Timeline,
         figures: Figures,
         latencies: &Latencies,
         checks: Vec<Check>,
@@ -48,6 +76,7 @@ impl Report {
         Self {
             saga: saga.as_str().to_owned(),
             load,
+            timeline,
             figures,
             latency_ms: json!({
                 "commit_to_redis": stats(&latencies.redis),
