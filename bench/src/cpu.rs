@@ -236,11 +236,53 @@ fn by_process() -> HashMap<u32, (String, u64)> {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        if let Some(process) = process_ticks(&stat) {
-            out.insert(pid, process);
+        if let Some((command, ticks)) = process_ticks(&stat) {
+            out.insert(pid, (label(&entry.path(), command), ticks));
         }
     }
     out
+}
+
+/// The Java processes by what they run, and the example's by its role (its processes share
+/// one command name): `java` → `kafka`, `elasticsearch`, `kafka-connect`; `ecommerce` →
+/// `ecommerce <role>` for `ecommerce saga` and the like, `ecommerce demo` for the demo that
+/// drives the load and the probe.
+fn label(process: &std::path::Path, command: String) -> String {
+    if command != "java" && command != "ecommerce" {
+        return command;
+    }
+    let Ok(cmdline) = std::fs::read(process.join("cmdline")) else {
+        return command;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    if command == "java" {
+        let runs = |class: &[u8]| args.iter().any(|a| a.starts_with(class));
+        return if runs(b"kafka.Kafka") {
+            "kafka".into()
+        } else if runs(b"org.elasticsearch") {
+            "elasticsearch".into()
+        } else if runs(b"org.apache.kafka.connect") {
+            "kafka-connect".into()
+        } else {
+            command
+        };
+    }
+    const SUBCOMMANDS: [&str; 9] = [
+        "capture",
+        "translate",
+        "project",
+        "saga",
+        "inventory",
+        "payment",
+        "all",
+        "load",
+        "demo",
+    ];
+    args.iter()
+        .skip(1)
+        .filter_map(|a| std::str::from_utf8(a).ok())
+        .find(|a| SUBCOMMANDS.contains(a))
+        .map_or(command, |sub| format!("ecommerce {sub}"))
 }
 
 /// The command and user + system ticks of one `/proc/<pid>/stat` line. The command sits in
