@@ -180,10 +180,15 @@ impl CpuUse {
         Duration::from_secs_f64(seconds / self.cores as f64)
     }
 
+    /// Whether anything was read (Linux's `/proc` was there).
+    pub(crate) fn measured(&self) -> bool {
+        !self.by_command.is_empty()
+    }
+
     /// "keel-bench 2.21 s, postgres 1.30 s, redis-server 1.19 s (4.70 s); the machine's 2 cores
     /// busy 1.85 on average", for `commands`.
     pub(crate) fn describe(&self, commands: &[&str]) -> String {
-        if self.by_command.is_empty() {
+        if !self.measured() {
             return "CPU not measured (no /proc)".into();
         }
         let parts: Vec<String> = commands

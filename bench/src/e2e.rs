@@ -189,6 +189,10 @@ fn record_cpu(
     let used = cpu
         .between(at("load_started_ms")?, at("settled_ms")?)
         .ok_or("the CPU readings do not cover the demo's load and settling")?;
+    if !used.measured() {
+        eprintln!("e2e.cpu_per_order_ms: not recorded, no CPU readings");
+        return Ok(());
+    }
     #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
     let (per_order_ms, budget_ms) = (
         used.busy * 1e3 / orders.max(1) as f64,

@@ -233,6 +233,10 @@ impl Figures {
             ),
         })?;
 
+        if !cpu.measured() {
+            eprintln!("projections.catch_up_redis_cpu_ceiling: not recorded, no CPU readings");
+            return Ok(());
+        }
         let used = cpu.of_all(&PARTIES);
         let floor = cpu.floor(used);
         let value = per_second(history, floor);
