@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// One reading: the machine's busy ticks and each process's command and ticks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 struct Reading {
     busy: u64,
     by_process: HashMap<u32, (String, u64)>,
@@ -249,9 +249,8 @@ fn by_process() -> HashMap<u32, (String, u64)> {
 }
 
 /// The Java processes by what they run, and the example's by its role (its processes share
-/// one command name): `java` → `kafka`, `elasticsearch`, `kafka-connect`; `ecommerce` →
-/// `ecommerce <role>` for `ecommerce saga` and the like, `ecommerce demo` for the demo that
-/// drives the load and the probe.
+/// one command name): `java` → `kafka`, `elasticsearch`, `kafka-connect`; `ecommerce saga`
+/// and the like → `ecommerce saga`; the demo (the load and the probe) stays `ecommerce`.
 fn label(process: &std::path::Path, command: String) -> String {
     if command != "java" && command != "ecommerce" {
         return command;
@@ -272,22 +271,12 @@ fn label(process: &std::path::Path, command: String) -> String {
             command
         };
     }
-    const SUBCOMMANDS: [&str; 9] = [
-        "capture",
-        "translate",
-        "project",
-        "saga",
-        "inventory",
-        "payment",
-        "all",
-        "load",
-        "demo",
-    ];
-    args.iter()
-        .skip(1)
-        .filter_map(|a| std::str::from_utf8(a).ok())
-        .find(|a| SUBCOMMANDS.contains(a))
-        .map_or(command, |sub| format!("ecommerce {sub}"))
+    // the supervisor starts each role as `ecommerce <role>` (a subcommand first, options in
+    // the environment); the bench starts the demo with options first, so it keeps the bare name
+    match args.get(1).and_then(|a| std::str::from_utf8(a).ok()) {
+        Some(role) if !role.is_empty() && !role.starts_with('-') => format!("ecommerce {role}"),
+        _ => command,
+    }
 }
 
 /// The command and user + system ticks of one `/proc/<pid>/stat` line. The command sits in

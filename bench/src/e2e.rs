@@ -194,15 +194,14 @@ fn record_cpu(
         return Ok(());
     }
     #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-    let (per_order_ms, budget_ms) = (
-        used.busy * 1e3 / orders.max(1) as f64,
-        used.cores as f64 * 1e3 / 1000.0,
-    );
-    #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let ms_per_order = |seconds: f64| seconds * 1e3 / orders.max(1) as f64;
+    let per_order_ms = ms_per_order(used.busy);
+    #[allow(clippy::cast_precision_loss, reason = "a count of cores")]
+    let budget_ms = used.cores as f64 * 1e3 / 1000.0;
     let top: Vec<String> = used
         .top(10)
         .iter()
-        .map(|(process, s)| format!("{process} {:.2}", s * 1e3 / orders.max(1) as f64))
+        .map(|(process, s)| format!("{process} {:.2}", ms_per_order(*s)))
         .collect();
     report.record(Figure {
         bench: "e2e.cpu_per_order_ms",
@@ -217,8 +216,8 @@ fn record_cpu(
         notes: format!(
             "the machine's cores were busy {:.1} s in all over the {:.1} s from the load's \
              start until every order was final and the read models had caught up ({:.2} of {} \
-             cores on average), for {orders} orders; ms per order by process (ecommerce demo \
-             is the load generator and the probe): {}; at this cost 1,000 orders/s \
+             cores on average), for {orders} orders; ms per order by process (ecommerce alone \
+             is the demo: the load generator and the probe): {}; at this cost 1,000 orders/s \
              needs {:.1} cores; {notes}",
             used.busy,
             used.wall.as_secs_f64(),
