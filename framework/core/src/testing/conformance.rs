@@ -29,6 +29,20 @@ pub fn unique_stream(prefix: &str) -> String {
     super::unique(prefix, '-')
 }
 
+/// How long a check waits for its own committed events to become readable.
+const HELD_BACK_FOR_AT_MOST: Duration = Duration::from_secs(10);
+
+/// Called when a read found none of a check's committed events yet: on PostgreSQL another
+/// writer's open transaction (a concurrent check's) holds reads back below it until it ends
+/// (ADR 0002), so wait a moment, failing naming `what` once `deadline` has passed.
+async fn wait_out_held_back(deadline: tokio::time::Instant, what: std::fmt::Arguments<'_>) {
+    assert!(
+        tokio::time::Instant::now() < deadline,
+        "{what}: still unreadable after {HELD_BACK_FOR_AT_MOST:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
 fn event(n: u64) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
@@ -126,14 +140,10 @@ pub async fn append_and_read_back<S: Store>(store: S) {
     );
     // The head reaches the append once every older transaction of the server has ended (on
     // PostgreSQL another writer's may still run: ADR 0002), so wait for it, boundedly.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + HELD_BACK_FOR_AT_MOST;
     while store.head().await.expect("head") < read[2].position {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the head never reached the append at {}",
-            read[2].position
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let at = read[2].position;
+        wait_out_held_back(deadline, format_args!("the head below the append at {at}")).await;
     }
 }
 
@@ -304,13 +314,18 @@ pub async fn global_order_across_streams<S: Store>(store: S) {
     };
     let mut seen = Vec::new();
     let mut after = start;
+    let deadline = tokio::time::Instant::now() + HELD_BACK_FOR_AT_MOST;
     while seen.len() < expected.len() {
         let batch = store.read_all(after, 2).await.expect("read_all");
-        assert!(
-            !batch.is_empty(),
-            "read_all ended after {} of our events",
-            seen.len()
-        );
+        if batch.is_empty() {
+            let read = seen.len();
+            wait_out_held_back(
+                deadline,
+                format_args!("read_all ended after {read} of our events"),
+            )
+            .await;
+            continue;
+        }
         assert!(
             batch.iter().all(|e| e.position > after),
             "read_all returned a position not after {after}"
