@@ -225,7 +225,13 @@ async fn late_commit_is_not_skipped() {
     );
 
     slow.commit().await.expect("commit");
-    let all = ours(store.read_all(start, 100_000).await.expect("read_all"));
+    // Another test's open transaction may still hold reads back below ours for a moment.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut all = ours(store.read_all(start, 100_000).await.expect("read_all"));
+    while all.len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        all = ours(store.read_all(start, 100_000).await.expect("read_all"));
+    }
     assert_eq!(
         all,
         [slow_id, fast.appended[0].event_id],
