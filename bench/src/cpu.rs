@@ -180,6 +180,11 @@ impl CpuUse {
         Duration::from_secs_f64(seconds / self.cores as f64)
     }
 
+    /// How many of the cores were busy on average over the work.
+    pub(crate) fn busy_cores(&self) -> f64 {
+        self.busy / self.wall.as_secs_f64().max(1e-9)
+    }
+
     /// Whether anything was read (Linux's `/proc` was there).
     pub(crate) fn measured(&self) -> bool {
         !self.by_command.is_empty()
@@ -200,7 +205,7 @@ impl CpuUse {
             parts.join(", "),
             self.of_all(commands),
             self.cores,
-            self.busy / self.wall.as_secs_f64().max(1e-9)
+            self.busy_cores()
         )
     }
 }

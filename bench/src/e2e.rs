@@ -221,7 +221,7 @@ fn record_cpu(
              needs {:.1} cores; {notes}",
             used.busy,
             used.wall.as_secs_f64(),
-            used.busy / used.wall.as_secs_f64().max(1e-9),
+            used.busy_cores(),
             used.cores,
             top.join(", "),
             per_order_ms

@@ -190,16 +190,7 @@ async fn measure(
     };
 
     // Redis: a fresh projection, then the raw pipelines.
-    let redis_sink = RedisSink::build(RedisSinkConfig {
-        key_prefix: format!("{}:keel:", env.base),
-        ..RedisSinkConfig::new(&env.redis_url)
-    })
-    .await?;
-    let to_redis = Arc::new(
-        ProjectionRunner::new(store.clone(), balances(env, "redis"))
-            .with_sink(redis_sink)
-            .with_config(config.clone())?,
-    );
+    let to_redis = redis_runner(env, &store, "keel", "redis", &config).await?;
     let read_before_redis = raw::read_history(&store, config.read_size, history).await?;
     let meter = CpuMeter::start();
     let redis_took = timed_catch_up(&to_redis, &store, history, "catch-up: redis").await?;
@@ -281,6 +272,27 @@ fn balances(env: &Env, sink: &str) -> Balances {
     Balances {
         name: format!("{}-{sink}", env.base),
     }
+}
+
+/// A fresh balances projection `name` over `store` into Redis, its keys under
+/// `<base>:<keys>:`.
+async fn redis_runner<S: EventStore + CheckpointStore + Clone>(
+    env: &Env,
+    store: &S,
+    keys: &str,
+    name: &str,
+    config: &RunnerConfig,
+) -> Result<Arc<ProjectionRunner<S, Balances>>, BenchError> {
+    let sink = RedisSink::build(RedisSinkConfig {
+        key_prefix: format!("{}:{keys}:", env.base),
+        ..RedisSinkConfig::new(&env.redis_url)
+    })
+    .await?;
+    Ok(Arc::new(
+        ProjectionRunner::new(store.clone(), balances(env, name))
+            .with_sink(sink)
+            .with_config(config.clone())?,
+    ))
 }
 
 /// Catches `runner` up with the store, showing progress from its checkpoint; checks that it

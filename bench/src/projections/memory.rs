@@ -3,15 +3,13 @@
 //! clone). Beside the catch-up from PostgreSQL it tells the store's part of a catch-up from the
 //! projection's own.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use keel_core::store::MemoryStore;
-use keel_projections::sinks::redis::{RedisSink, RedisSinkConfig};
-use keel_projections::{ProjectionRunner, RunnerConfig};
+use keel_projections::RunnerConfig;
 
 use super::model::append_accounts;
-use super::{ACCOUNTS, Env, Sizes, balances, timed_catch_up};
+use super::{ACCOUNTS, Env, Sizes, redis_runner, timed_catch_up};
 use crate::BenchError;
 use crate::cpu::{CpuMeter, CpuUse};
 
@@ -32,16 +30,7 @@ pub(super) async fn catch_up_redis(
         "memory store: append history",
     )
     .await?;
-    let sink = RedisSink::build(RedisSinkConfig {
-        key_prefix: format!("{}:memory:", env.base),
-        ..RedisSinkConfig::new(&env.redis_url)
-    })
-    .await?;
-    let runner = Arc::new(
-        ProjectionRunner::new(store.clone(), balances(env, "memory"))
-            .with_sink(sink)
-            .with_config(config.clone())?,
-    );
+    let runner = redis_runner(env, &store, "memory", "memory", config).await?;
     let meter = CpuMeter::start();
     let took = timed_catch_up(
         &runner,

@@ -2,6 +2,7 @@
 #![cfg(feature = "integration")]
 
 use keel_core::store::PostgresStore;
+use keel_core::testing::conformance::{HELD_BACK_FOR_AT_MOST, wait_out_held_back};
 use keel_core::testing::stack;
 
 async fn store() -> PostgresStore {
@@ -225,11 +226,10 @@ async fn late_commit_is_not_skipped() {
     );
 
     slow.commit().await.expect("commit");
-    // Another test's open transaction may still hold reads back below ours for a moment.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + HELD_BACK_FOR_AT_MOST;
     let mut all = ours(store.read_all(start, 100_000).await.expect("read_all"));
-    while all.len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    while all.len() < 2 {
+        wait_out_held_back(deadline, format_args!("the two events, both committed")).await;
         all = ours(store.read_all(start, 100_000).await.expect("read_all"));
     }
     assert_eq!(
@@ -277,8 +277,7 @@ async fn page_ends_stop_before_a_held_back_transaction() {
     slow.commit().await.expect("commit");
     let mut ours = Vec::new();
     let mut from = start;
-    // Another test's open transaction may still hold reads back below ours for a moment.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + HELD_BACK_FOR_AT_MOST;
     while ours.len() < 2 {
         let ends = store
             .page_ends(from, 1_000, 4)
@@ -286,11 +285,7 @@ async fn page_ends_stop_before_a_held_back_transaction() {
             .expect("page_ends")
             .expect("PostgreSQL tells page ends");
         if ends.is_empty() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "both events committed, yet unreadable for 10 s"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            wait_out_held_back(deadline, format_args!("no page ends after {from}")).await;
             continue;
         }
         for end in ends {

@@ -30,12 +30,12 @@ pub fn unique_stream(prefix: &str) -> String {
 }
 
 /// How long a check waits for its own committed events to become readable.
-const HELD_BACK_FOR_AT_MOST: Duration = Duration::from_secs(10);
+pub const HELD_BACK_FOR_AT_MOST: Duration = Duration::from_secs(10);
 
 /// Called when a read found none of a check's committed events yet: on PostgreSQL another
 /// writer's open transaction (a concurrent check's) holds reads back below it until it ends
 /// (ADR 0002), so wait a moment, failing naming `what` once `deadline` has passed.
-async fn wait_out_held_back(deadline: tokio::time::Instant, what: std::fmt::Arguments<'_>) {
+pub async fn wait_out_held_back(deadline: tokio::time::Instant, what: std::fmt::Arguments<'_>) {
     assert!(
         tokio::time::Instant::now() < deadline,
         "{what}: still unreadable after {HELD_BACK_FOR_AT_MOST:?}"
